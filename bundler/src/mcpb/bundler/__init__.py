@@ -1,0 +1,1 @@
+"""The mcpb command line and the build pipeline behind it."""

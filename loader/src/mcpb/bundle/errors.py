@@ -1,0 +1,75 @@
+"""Typed errors carrying the message a user sees.
+
+Library code raises these; the CLI and the loader turn them into one-line messages and exit
+codes. Each subclass names a family of failures so callers can catch precisely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class McpbError(Exception):
+    """Base of every error this project reports to a user.
+
+    ``str(err)`` is the complete one-line message; ``exit_code`` is what a CLI should exit with.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation problem: where (a JSON path such as ``server.mcp_config.command``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '<root>'}: {self.message}"
+
+
+class ManifestError(McpbError):
+    """A manifest is missing, unreadable or invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, source: str, issues: list[Issue]) -> None:
+        self.source = source
+        self.issues = issues
+        if len(issues) == 1:
+            summary = f"{source}: {issues[0]}"
+        else:
+            summary = f"{source}: {len(issues)} errors: " + "; ".join(str(i) for i in issues)
+        super().__init__(summary)
+
+
+class ArchiveError(McpbError):
+    """An archive cannot be read or written (truncated, not a zip, I/O failure)."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """An archive is hostile or exceeds a limit: traversal, links, devices, bombs, duplicates."""
+
+
+class IntegrityError(McpbError):
+    """Bytes do not match the digest they were promised to have."""
+
+
+class SignatureError(McpbError):
+    """A signature block is malformed, does not verify, or a signing input is unusable."""
+
+
+class PlaceholderError(McpbError):
+    """``mcp_config`` cannot be resolved: a required user_config value is missing or mistyped."""
+
+
+class UsageError(McpbError):
+    """A command was called with inputs that cannot work (bad flag values, missing files)."""
+
+    exit_code = 2

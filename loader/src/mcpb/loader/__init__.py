@@ -1,0 +1,1 @@
+"""Runtime: fetch, verify and extract a bundle, then serve it over HTTP."""
