@@ -32,8 +32,17 @@ def npm_package(spec: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             subprocess.run(
-                [npm, "install", "--prefix", str(prefix), "--no-package-lock", "--no-audit",
-                 "--no-fund", "--loglevel=error", spec],
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(prefix),
+                    "--no-package-lock",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    spec,
+                ],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )

@@ -27,7 +27,7 @@ class McpbError(Exception):
 
 @dataclass(frozen=True)
 class Issue:
-    """One validation problem: where (a JSON path such as ``server.mcp_config.command``) and what."""
+    """One validation problem: where (a JSON path like ``server.mcp_config.command``), and what."""
 
     path: str
     message: str
