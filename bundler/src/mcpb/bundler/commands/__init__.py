@@ -1,0 +1,1 @@
+"""One module per ``mcpb`` subcommand; each exposes a click command registered in cli.py."""
