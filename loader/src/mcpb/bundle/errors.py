@@ -69,7 +69,19 @@ class PlaceholderError(McpbError):
     """``mcp_config`` cannot be resolved: a required user_config value is missing or mistyped."""
 
 
+class FetchError(McpbError):
+    """A bundle could not be downloaded or read from its URL (network, HTTP status, size)."""
+
+
+class IncompatibleError(McpbError):
+    """A bundle was built for another platform or Python version than the running machine."""
+
+
 class UsageError(McpbError):
     """A command was called with inputs that cannot work (bad flag values, missing files)."""
 
     exit_code = 2
+
+
+class BuildError(McpbError):
+    """A bundle cannot be built: a missing wheel, a wrong-arch binary, a failed install."""
