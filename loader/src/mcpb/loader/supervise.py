@@ -1,0 +1,229 @@
+"""Process supervision: an init that reaps and forwards signals, and HTTP server children.
+
+In a container the loader is PID 1, which the kernel treats specially: orphans are re-parented
+to it and must be reaped (or they stay zombies forever), and signals without a handler are
+ignored. :func:`run_as_init` therefore splits the process in two with a fork: this process stays
+a minimal init (it forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the worker, reaps every
+child that exits, re-parented orphans included, and after the worker is gone stops whatever is
+left), while the forked worker runs the loader with ordinary child handling. Keeping the two
+apart matters: a reaper calling ``waitpid(-1)`` in the same process would steal the exit status
+of the worker's own children from asyncio. When not PID 1, the init marks itself a child
+subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``) so orphans come to it just the same — which is
+also what makes this testable outside a container.
+
+:class:`ServerProcess` runs a bundle that is an HTTP server itself: in its own session (so the
+whole process group can be signalled), SIGTERM then SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+
+log = logging.getLogger("mcpb.loader")
+
+PR_SET_CHILD_SUBREAPER = 36
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def set_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this process (Linux only); True on success."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def exit_code(status: int) -> int:
+    """A ``wait`` status as a shell-style exit code: the code, or 128 + signal number."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def run_as_init(worker: Callable[[], int], *, grace: float) -> int:
+    """Fork; the child runs ``worker()`` and exits with its result; this process supervises.
+
+    Returns the worker's exit code, or 0 when a stop signal was received and the worker had to
+    be killed after ``grace`` seconds. Leftover descendants are stopped before returning.
+    """
+    if os.getpid() != 1 and not set_subreaper():
+        log.warning("cannot become a child subreaper: orphaned processes will not be reaped")
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    pid = os.fork()
+    if pid == 0:  # the worker
+        code = 70
+        try:
+            os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the init only; it forwards once
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            code = worker()
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        except BaseException:
+            log.exception("loader failed")
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    return _supervise(pid, grace, blocked)
+
+
+def _supervise(worker: int, grace: float, blocked: set[int | signal.Signals]) -> int:
+    stopping = False
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signum)
+        if signum in STOP_SIGNALS and not stopping:
+            stopping = True
+            signal.alarm(math.ceil(grace) + 2)  # the worker's own grace, plus slack
+
+    def kill_worker(_signum: int, _frame: FrameType | None) -> None:
+        log.error("loader did not stop within its grace period; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    signal.signal(signal.SIGALRM, kill_worker)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    code = 70
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if pid == worker:
+            code = exit_code(status)
+            break
+        log.debug("reaped orphan %d (%s)", pid, exit_code(status))
+    signal.alarm(0)
+    stop_leftovers(grace)
+    if stopping and code in (128 + signal.SIGKILL, 128 + signal.SIGTERM, 128 + signal.SIGINT):
+        return 0
+    return code
+
+
+def child_pids() -> list[int]:
+    """Processes whose parent is this process (from /proc)."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ... — comm may contain spaces and parentheses
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1 and int(fields[1]) == me:
+            found.append(int(entry.name))
+    return found
+
+
+def _reap_nohang() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def stop_leftovers(grace: float) -> None:
+    """SIGTERM every remaining child (re-parented orphans), SIGKILL after ``grace``, reap all."""
+    deadline = time.monotonic() + grace
+    sent_term: set[int] = set()
+    while True:
+        _reap_nohang()
+        pids = child_pids()
+        if not pids:
+            return
+        late = time.monotonic() >= deadline
+        for pid in pids:
+            if late or pid in sent_term:
+                sig = signal.SIGKILL if late else None
+            else:
+                sig = signal.SIGTERM
+                sent_term.add(pid)
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+        time.sleep(0.05)
+        if late and time.monotonic() > deadline + 5:
+            log.error("children %s survived SIGKILL", pids)
+            return
+
+
+class ServerProcess:
+    """A bundle's own HTTP server, in its own session; stdout/stderr go to the loader's."""
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+        self.command = list(command)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The leader's pid, which is also its process group id."""
+        return self.proc.pid if self.proc else None
+
+    async def start(self) -> None:
+        """Spawn the server; OSError when the command cannot be executed."""
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.command,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        log.info("started server pid %d: %s", self.proc.pid, " ".join(self.command))
+
+    async def wait(self) -> int:
+        """Wait for the server to exit; its exit code (128 + signal when killed)."""
+        assert self.proc is not None
+        code = await self.proc.wait()
+        return 128 - code if code < 0 else code
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM the whole group, SIGKILL it after ``grace``; reap the leader."""
+        proc = self.proc
+        if proc is None:
+            return
+        signal_group(proc.pid, signal.SIGTERM)
+        if proc.returncode is None:
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except TimeoutError:
+                log.warning("server pid %d did not stop within %.1fs; killing", proc.pid, grace)
+        signal_group(proc.pid, signal.SIGKILL)  # grandchildren may outlive the leader
+        await proc.wait()
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Signal a process group; a group that is already gone is not an error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
