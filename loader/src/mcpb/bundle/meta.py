@@ -45,11 +45,13 @@ class BundleMeta:
     runtime: str | None = None
     python: str | None = None
     files: dict[str, str] = field(default_factory=dict)
+    # "streamable-http": the server listens on $PORT itself (the loader proxies it); else stdio
+    transport: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored in the bundle; unknown fields are left out, files sorted."""
         out: dict[str, Any] = {}
-        for key in ("platform", "runtime", "python"):
+        for key in ("platform", "runtime", "python", "transport"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -62,7 +64,7 @@ class BundleMeta:
         if not isinstance(data, dict):
             raise ArchiveError(f"{source}: expected a JSON object")
         values: dict[str, str | None] = {}
-        for key in ("platform", "runtime", "python"):
+        for key in ("platform", "runtime", "python", "transport"):
             value = data.get(key)
             if value is not None and not isinstance(value, str):
                 raise ArchiveError(f"{source}: {key}: expected a string")
@@ -127,6 +129,7 @@ def pack_bundle(
     python: str | None = None,
     epoch: int | None = None,
     compresslevel: int = 6,
+    transport: str | None = None,
 ) -> ArchiveInfo:
     """Write a bundle: ``files`` sorted, then our data, then ``manifest.json`` last.
 
@@ -141,7 +144,7 @@ def pack_bundle(
         (e for e in files if e.name not in (MANIFEST_NAME, SIDECAR_NAME)),
         key=lambda e: entry_order(e.name),
     )
-    meta = BundleMeta(platform=platform, runtime=runtime, python=python)
+    meta = BundleMeta(platform=platform, runtime=runtime, python=python, transport=transport)
     manifest = dict(manifest_data)
     with open_archive(out, epoch=epoch, compresslevel=compresslevel) as writer:
         for entry in ordered:
