@@ -1,0 +1,455 @@
+"""Orchestrate ``mcpb build``: stage, vendor, check and pack one bundle per platform.
+
+Nothing reaches the output directory until every platform has built: bundles are written into a
+temporary directory beside the outputs and renamed into place at the end, followed by
+``SHA256SUMS`` and ``server.json``. A failure on the second platform therefore leaves the output
+directory exactly as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcpb.bundle.archive import Entry
+from mcpb.bundle.digest import render_sha256sums
+from mcpb.bundle.errors import BuildError, ManifestError, UsageError
+from mcpb.bundle.manifest import load_manifest_data, validate_manifest_data
+from mcpb.bundle.meta import META_KEY, pack_bundle
+from mcpb.bundle.platform import Platform
+from mcpb.bundler.build import binary, derive, node, python
+from mcpb.bundler.build.elf import HEADER_SIZE, check_elf_files
+from mcpb.bundler.build.prune import PruneReport, prune_site_packages
+from mcpb.bundler.build.serverjson import (
+    BuiltBundle,
+    Publishing,
+    dump_server_json,
+    render_server_json,
+    validate_server_json,
+)
+from mcpb.bundler.build.source import Source, SourceKind
+from mcpb.bundler.build.stage import entry_head, tree_entries, without, write_atomic
+from mcpb.bundler.collect import collect_files
+
+Progress = Callable[[str], None]
+NODE_RUNTIME = "node:20"
+SHA256SUMS = "SHA256SUMS"
+SERVER_JSON = "server.json"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything the build needs, already parsed and checked by the CLI (or a test)."""
+
+    source: Source
+    platforms: tuple[Platform, ...]
+    out_dir: Path
+    python: str | None = None
+    entry_point: str | None = None
+    allow_sdist: bool = False
+    binaries: dict[Platform, Path] = field(default_factory=dict)
+    publishing: Publishing = field(default_factory=Publishing)
+    epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class PlatformBundle:
+    """One written bundle and what went into it."""
+
+    platform: Platform
+    path: Path
+    sha256: str
+    size: int
+    file_count: int
+    elf_files: int
+    pruned_files: int
+    pruned_bytes: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The outputs of a build, for the summary and for tests."""
+
+    name: str
+    version: str
+    runtime: str
+    python: str | None
+    bundles: tuple[PlatformBundle, ...]
+    sha256sums: Path
+    server_json: Path
+    notes: tuple[str, ...]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` summary."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "runtime": self.runtime,
+            "python": self.python,
+            "bundles": [
+                {
+                    "platform": str(b.platform),
+                    "file": str(b.path),
+                    "sha256": b.sha256,
+                    "size": b.size,
+                    "files": b.file_count,
+                    "elf_files": b.elf_files,
+                    "pruned_bytes": b.pruned_bytes,
+                }
+                for b in self.bundles
+            ],
+            "sha256sums": str(self.sha256sums),
+            "server_json": str(self.server_json),
+            "notes": list(self.notes),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Staged:
+    """One platform's manifest and files, ready to check and pack."""
+
+    manifest: dict[str, Any]
+    entries: list[Entry]
+    pruned: PruneReport = field(default_factory=PruneReport)
+    marker: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def bundle_file_name(name: str, version: str, platform: Platform) -> str:
+    """``{name}-v{version}-linux-{arch}.mcpb`` with anything unsafe in a file name replaced."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "server"
+    ver = re.sub(r"[^A-Za-z0-9._+-]+", "-", version).removeprefix("v")
+    return f"{safe}-v{ver}-{platform.slug}.mcpb"
+
+
+def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    """Build every platform, then publish the outputs atomically into ``options.out_dir``."""
+    say = progress or (lambda _msg: None)
+    started = time.monotonic()
+    builder = _Builder(options, say)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mcpb-build-") as work_text:
+        work = Path(work_text)
+        pending = Path(tempfile.mkdtemp(prefix=".mcpb-build-", dir=options.out_dir))
+        try:
+            results, manifest, marker, notes = builder.build_all(work, pending)
+            final = []
+            for res in results:
+                target = options.out_dir / res.path.name
+                res.path.replace(target)
+                final.append(_moved(res, target))
+        finally:
+            shutil.rmtree(pending, ignore_errors=True)
+    sums = options.out_dir / SHA256SUMS
+    write_atomic(sums, render_sha256sums((b.path.name, b.sha256) for b in final).encode())
+    built = [BuiltBundle(b.platform, b.path.name, b.sha256, b.size) for b in final]
+    doc = render_server_json(
+        manifest, built, options.publishing, runtime=builder.runtime, marker=marker
+    )
+    validate_server_json(doc)
+    server_json = options.out_dir / SERVER_JSON
+    write_atomic(server_json, dump_server_json(doc))
+    say(f"wrote {SHA256SUMS} and {SERVER_JSON}")
+    return BuildResult(
+        name=str(manifest["name"]),
+        version=str(manifest["version"]),
+        runtime=builder.runtime,
+        python=builder.python,
+        bundles=tuple(final),
+        sha256sums=sums,
+        server_json=server_json,
+        notes=tuple(notes),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _moved(res: PlatformBundle, path: Path) -> PlatformBundle:
+    return PlatformBundle(
+        res.platform,
+        path,
+        res.sha256,
+        res.size,
+        res.file_count,
+        res.elf_files,
+        res.pruned_files,
+        res.pruned_bytes,
+    )
+
+
+class _Builder:
+    """Per-build state shared by the platforms (the project wheel, the Python version)."""
+
+    def __init__(self, options: BuildOptions, say: Progress) -> None:
+        self.options = options
+        self.say = say
+        self.source = options.source
+        self.python: str | None = None
+        self.runtime = self.source.kind.runtime
+        self._wheel: Path | None = None
+        if self.runtime == "python":
+            self.python = self._choose_python()
+            self.runtime = f"python:{self.python}"
+        elif self.runtime == "node":
+            self.runtime = NODE_RUNTIME
+
+    def _choose_python(self) -> str:
+        if self.options.python:
+            return python.parse_python_minor(self.options.python)
+        requires = None
+        if self.source.kind is SourceKind.PYTHON_PROJECT and self.source.path is not None:
+            requires = _pyproject(self.source.path).get("requires-python")
+        return python.default_python(requires if isinstance(requires, str) else None)
+
+    def build_all(
+        self, work: Path, pending: Path
+    ) -> tuple[list[PlatformBundle], dict[str, Any], str | None, list[str]]:
+        results: list[PlatformBundle] = []
+        manifest: dict[str, Any] = {}
+        marker: str | None = None
+        notes: list[str] = []
+        for platform in self.options.platforms:
+            t0 = time.monotonic()
+            self.say(f"{platform}: staging {self.source}")
+            staged = self._stage(work / platform.slug, platform)
+            issues = validate_manifest_data(staged.manifest)
+            if issues:
+                raise ManifestError("manifest.json (derived)", issues)
+            entries = staged.entries
+            elf_count = check_elf_files(
+                ((e.name, entry_head(e, HEADER_SIZE)) for e in entries), platform
+            )
+            name = bundle_file_name(
+                str(staged.manifest["name"]), str(staged.manifest["version"]), platform
+            )
+            self.say(f"{platform}: packing {len(entries)} files ({elf_count} ELF, all checked)")
+            info = pack_bundle(
+                staged.manifest,
+                entries,
+                pending / name,
+                platform=str(platform),
+                runtime=self.runtime,
+                python=self.python,
+                epoch=self.options.epoch,
+            )
+            results.append(
+                PlatformBundle(
+                    platform,
+                    info.path,
+                    info.sha256,
+                    info.compressed_size,
+                    info.file_count,
+                    elf_count,
+                    staged.pruned.files,
+                    staged.pruned.bytes,
+                )
+            )
+            self.say(
+                f"{platform}: {name} ({info.compressed_size} bytes) in {time.monotonic() - t0:.1f}s"
+            )
+            manifest, marker = staged.manifest, staged.marker
+            notes.extend(n for n in staged.notes if n not in notes)
+        return results, manifest, marker, notes
+
+    def _stage(self, stage: Path, platform: Platform) -> _Staged:
+        kind = self.source.kind
+        if kind is SourceKind.PYPI or (
+            kind is SourceKind.PYTHON_PROJECT and not self._has_manifest()
+        ):
+            return self._stage_python_package(stage, platform)
+        if kind is SourceKind.PYTHON_PROJECT:
+            return self._stage_python_manifest(stage, platform)
+        if kind is SourceKind.NPM:
+            return self._stage_npm(stage, platform)
+        if kind is SourceKind.NODE_PROJECT:
+            return self._stage_node_project(stage, platform)
+        return self._stage_binary(platform)
+
+    # -- Python ------------------------------------------------------------------------------
+
+    def _has_manifest(self) -> bool:
+        return self.source.path is not None and (self.source.path / "manifest.json").is_file()
+
+    def _target(self, platform: Platform) -> python.PythonTarget:
+        assert self.python is not None
+        return python.PythonTarget(platform, self.python)
+
+    def _project_wheel(self, work: Path) -> Path:
+        if self._wheel is None:
+            assert self.source.path is not None
+            self.say(f"building the wheel of {self.source.path.name}")
+            self._wheel = python.build_wheel(self.source.path, work / "wheel")
+        return self._wheel
+
+    def _stage_python_package(self, stage: Path, platform: Platform) -> _Staged:
+        lib = stage / derive.PYTHON_LIB
+        if self.source.kind is SourceKind.PYPI:
+            requirement, dist_name = self.source.requirement, str(self.source.package)
+        else:
+            wheel = self._project_wheel(stage.parent)
+            requirement, dist_name = str(wheel), wheel.name.split("-", 1)[0]
+        self.say(f"{platform}: uv pip install {dist_name} for Python {self.python}")
+        python.vendor(
+            [requirement], lib, self._target(platform), allow_sdist=self.options.allow_sdist
+        )
+        dist = derive.read_python_dist(derive.find_dist_info(lib, dist_name))
+        pruned = prune_site_packages(lib)
+        entry = derive.choose_entry_point(dist, self.options.entry_point)
+        assert self.python is not None
+        manifest = derive.python_manifest(dist, self.python)
+        entries = tree_entries(lib, derive.PYTHON_LIB + "/")
+        entries.append(Entry.from_bytes(derive.LAUNCHER, derive.render_launcher(entry, dist.name)))
+        return _Staged(manifest, entries, pruned, dist.registry_name)
+
+    def _stage_python_manifest(self, stage: Path, platform: Platform) -> _Staged:
+        root = self._root()
+        manifest = load_manifest_data(root / "manifest.json")
+        project = _pyproject(root)
+        deps = project.get("dependencies", [])
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            raise BuildError(f"{root / 'pyproject.toml'}: [project].dependencies must be a list")
+        lib_rel = _python_lib_dir(manifest)
+        notes = _complete_python(manifest, project, lib_rel)
+        pruned = PruneReport()
+        entries = self._project_entries(root, manifest, [lib_rel])
+        entries = without(entries, [], [lib_rel])
+        if deps:
+            lib = stage / lib_rel
+            self.say(
+                f"{platform}: uv pip install {len(deps)} dependencies for Python {self.python}"
+            )
+            python.vendor(
+                list(deps), lib, self._target(platform), allow_sdist=self.options.allow_sdist
+            )
+            pruned = prune_site_packages(lib)
+            entries += tree_entries(lib, lib_rel + "/")
+        return _Staged(manifest, entries, pruned, None, notes)
+
+    # -- Node --------------------------------------------------------------------------------
+
+    def _stage_npm(self, stage: Path, platform: Platform) -> _Staged:
+        package = str(self.source.package)
+        server = stage / "server"
+        node.write_stage_package(server, package, self.source.version)
+        self.say(f"{platform}: npm install {self.source.requirement} for {platform.arch}")
+        node.npm_install(server, platform)
+        pkg = derive.read_package_json(server / "node_modules" / package / "package.json")
+        entry_path = f"server/node_modules/{package}/{pkg.entry}"
+        manifest = derive.node_manifest(pkg, entry_path)
+        entries = tree_entries(server / "node_modules", "server/node_modules/")
+        return _Staged(manifest, entries, PruneReport(), pkg.registry_name)
+
+    def _stage_node_project(self, stage: Path, platform: Platform) -> _Staged:
+        root = self._root()
+        pkg = derive.read_package_json(root / "package.json")
+        derived = derive.node_manifest(pkg, pkg.entry)
+        notes: list[str] = []
+        if self._has_manifest():
+            manifest = load_manifest_data(root / "manifest.json")
+            notes = derive.complete_manifest(manifest, derived)
+        else:
+            manifest = derived
+        stage.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            if (root / name).is_file():
+                shutil.copyfile(root / name, stage / name)
+        self.say(f"{platform}: npm install --omit=dev (--cpu {node.NPM_CPU[platform.arch]})")
+        node.npm_install(stage, platform)
+        entries = without(
+            self._project_entries(root, manifest, ["node_modules"]), [], ["node_modules"]
+        )
+        if (stage / "node_modules").is_dir():
+            entries += tree_entries(stage / "node_modules", "node_modules/")
+        return _Staged(manifest, entries, PruneReport(), pkg.registry_name, notes)
+
+    # -- Binary ------------------------------------------------------------------------------
+
+    def _stage_binary(self, platform: Platform) -> _Staged:
+        root = self._root()
+        manifest = load_manifest_data(root / "manifest.json")
+        binaries = self.options.binaries or binary.binaries_from_meta(manifest, META_KEY, root)
+        exe = binary.select_binary(binaries, platform)
+        entry_point = binary.entry_point_of(manifest)
+        manifest = copy.deepcopy(manifest)
+        meta = manifest.get("_meta")
+        if isinstance(meta, dict) and isinstance(meta.get(META_KEY), dict):
+            meta[META_KEY].pop(binary.META_BINARIES, None)  # pack_bundle writes ours afresh
+        others = [_relative(p, root) for p in binaries.values()]
+        entries = without(self._project_entries(root, manifest, []), [entry_point, *others], [])
+        entries.append(Entry.from_file(entry_point, exe, executable=True))
+        return _Staged(manifest, entries)
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def _root(self) -> Path:
+        if self.source.path is None:
+            raise UsageError(f"{self.source}: not a project directory")
+        return self.source.path
+
+    def _project_entries(
+        self, root: Path, manifest: dict[str, Any], vendored: list[str]
+    ) -> list[Entry]:
+        """The author's files (pack's rules), minus our own output directory if it is inside."""
+        collected = collect_files(root, manifest, extra_vendored=vendored)
+        out = _relative(self.options.out_dir, root)
+        return without(collected.entries, [], [out] if out else [])
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` in posix form, or ``""`` when it lies outside."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return ""
+
+
+def _pyproject(root: Path) -> dict[str, Any]:
+    path = root / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise BuildError(f"{path}: cannot read: {err}") from err
+    project = data.get("project")
+    return project if isinstance(project, dict) else {}
+
+
+def _python_lib_dir(manifest: dict[str, Any]) -> str:
+    """Where the author's ``PYTHONPATH`` points inside the bundle (default ``server/lib``)."""
+    server = manifest.get("server")
+    config = server.get("mcp_config") if isinstance(server, dict) else None
+    env = config.get("env") if isinstance(config, dict) else None
+    value = env.get("PYTHONPATH") if isinstance(env, dict) else None
+    if isinstance(value, str):
+        for part in re.split(r":|\$\{pathSeparator\}|\$\{/\}", value):
+            if part.startswith(derive.DIRNAME + "/"):
+                return part[len(derive.DIRNAME) + 1 :].strip("/")
+    return derive.PYTHON_LIB
+
+
+def _complete_python(manifest: dict[str, Any], project: dict[str, Any], lib_rel: str) -> list[str]:
+    """Fill what an author's Python manifest lacks: version, description, the search path."""
+    notes = []
+    for key in ("version", "description"):
+        value = project.get(key)
+        if key not in manifest and isinstance(value, str):
+            manifest[key] = value
+        elif key == "version" and isinstance(value, str) and manifest.get(key) != value:
+            notes.append(
+                f"manifest.json version {manifest.get(key)!r} differs from pyproject's {value!r}"
+            )
+    server = manifest.get("server")
+    config = server.get("mcp_config") if isinstance(server, dict) else None
+    if isinstance(config, dict):
+        env = config.setdefault("env", {})
+        if isinstance(env, dict) and "PYTHONPATH" not in env:
+            env["PYTHONPATH"] = f"{derive.DIRNAME}/{lib_rel}"
+    return notes
