@@ -190,9 +190,7 @@ class ArchiveWriter:
         """Store one entry, streaming its data; return the SHA256 of its content."""
         self._claim(entry.name)
         if (entry.source is None) == (entry.data is None):
-            raise ArchiveError(
-                f"{self._out}: entry {entry.name!r}: needs exactly one of source/data"
-            )
+            raise ArchiveError(f"{self._out}: entry {entry.name!r}: needs one of source or data")
         if entry.data is not None:
             return self._write(entry.name, entry.executable, len(entry.data), [entry.data])
         assert entry.source is not None
@@ -241,11 +239,11 @@ def _open_regular(path: Path, name: str) -> Iterator[tuple[BinaryIO, os.stat_res
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read ({exc.strerror})") from None
-    f = os.fdopen(fd, "rb")
-    with f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ArchiveError(f"{path}: not a regular file (entry {name!r})")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ArchiveError(f"{path}: not a regular file (entry {name!r})")
+    with os.fdopen(fd, "rb") as f:
         yield f, st
 
 
