@@ -16,7 +16,16 @@ import click
 from mcpb.bundle.errors import McpbError
 
 # name -> "module:attribute" of a click.Command. Add one line per command module.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "info": "mcpb.bundler.commands.info:info",
+    "init": "mcpb.bundler.commands.init:init",
+    "pack": "mcpb.bundler.commands.pack:pack",
+    "sign": "mcpb.bundler.commands.sign:sign",
+    "unpack": "mcpb.bundler.commands.unpack:unpack",
+    "unsign": "mcpb.bundler.commands.unsign:unsign",
+    "validate": "mcpb.bundler.commands.validate:validate",
+    "verify": "mcpb.bundler.commands.verify:verify",
+}
 
 
 class LazyGroup(click.Group):
