@@ -1,0 +1,1 @@
+"""Bridge benchmarks: our stdio→HTTP bridge against supergateway and mcp-proxy (see README.md)."""

@@ -1,0 +1,112 @@
+"""The gateways and stdio servers under test, and how to start each on a loopback port.
+
+Peers are installed on first use into ``.cache/`` with the machine's configured package
+sources: npm packages through ``tests.support.npm``, PyPI packages into their own virtual
+environments (mcp-proxy needs ``mcp<2``, mcp-server-time needs ``mcp>=2.3``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.npm import npm_bin
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".cache" / "bench"
+
+SUPERGATEWAY = "supergateway@4.0.0"
+MCP_PROXY = ("mcp-proxy==0.13.0", "mcp<2")
+MCP_SERVER_TIME = ("mcp-server-time==2026.10.19",)
+
+FAST_SERVER = REPO / "tests" / "support" / "fast_server.py"
+
+
+def venv_bin(name: str, requirements: tuple[str, ...], exe: str) -> Path:
+    """An executable from a cached virtual environment holding ``requirements``."""
+    root = CACHE / name
+    path = root / "bin" / exe
+    if not path.exists():
+        uv = shutil.which("uv")
+        if uv is None:
+            raise RuntimeError("uv is not on PATH")
+        subprocess.run([uv, "venv", "-q", str(root)], check=True)
+        py = str(root / "bin" / "python")
+        subprocess.run([uv, "pip", "install", "-q", "--python", py, *requirements], check=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Server:
+    """A stdio MCP server: its command line and the wrk tool mode that exercises it."""
+
+    name: str
+    argv: tuple[str, ...]
+    tool: str  # "echo" or "time" (see mcp.lua)
+
+
+def servers() -> dict[str, Server]:
+    """The stdio servers benchmarked behind every gateway."""
+    time_bin = venv_bin("mcp-server-time", MCP_SERVER_TIME, "mcp-server-time")
+    return {
+        "fast": Server("fast", (sys.executable, str(FAST_SERVER)), "echo"),
+        "time": Server("time", (str(time_bin), "--local-timezone", "UTC"), "time"),
+    }
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A stdio→streamable-HTTP gateway: how to start it for a server on a port."""
+
+    name: str
+    description: str
+
+    def argv(self, server: Server, port: int) -> list[str]:
+        """The command line serving ``server`` at ``http://127.0.0.1:{port}/mcp``."""
+        cmd = " ".join(server.argv)
+        if self.name in ("mcpb-shared", "mcpb-stateful"):
+            mcpb = Path(sys.executable).parent / "mcpb"
+            argv = [str(mcpb), "bridge", "--stdio", cmd, "--port", str(port)]
+            argv += ["--outputTransport", "streamableHttp", "--logLevel", "none"]
+            return [*argv, "--stateful"] if self.name == "mcpb-stateful" else argv
+        if self.name == "supergateway":
+            sg = npm_bin(SUPERGATEWAY, "supergateway")
+            return [
+                str(sg), "--stdio", cmd, "--outputTransport", "streamableHttp", "--stateful",
+                "--port", str(port), "--logLevel", "none",
+            ]  # fmt: skip
+        if self.name == "mcp-proxy":
+            proxy = venv_bin("mcp-proxy", MCP_PROXY, "mcp-proxy")
+            return [
+                str(proxy), "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING",
+                "--pass-environment", "--", *server.argv,
+            ]  # fmt: skip
+        raise ValueError(f"unknown gateway {self.name}")
+
+    def env(self) -> dict[str, str]:
+        """The environment for the gateway process."""
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+GATEWAYS = {
+    g.name: g
+    for g in (
+        Gateway("mcpb-shared", "mcpb bridge, one shared child, ids remapped"),
+        Gateway("mcpb-stateful", "mcpb bridge --stateful, one child per session"),
+        Gateway("supergateway", "supergateway --stateful (npm), one child per session"),
+        Gateway("mcp-proxy", "mcp-proxy (PyPI, mcp<2), one shared child"),
+    )
+}
+
+
+def versions() -> dict[str, str]:
+    """Versions of the peers as installed (for the results file)."""
+    return {
+        "supergateway": SUPERGATEWAY.rsplit("@", 1)[1],
+        "mcp-proxy": MCP_PROXY[0].split("==")[1],
+        "mcp-server-time": MCP_SERVER_TIME[0].split("==")[1],
+    }

@@ -1,0 +1,98 @@
+"""Open MCP sessions over streamable HTTP for the load runs (initialize once per session).
+
+A response may come as ``application/json`` or as an SSE stream (supergateway and mcp-proxy
+answer with SSE); :func:`rpc` accepts both and returns the message with the request's id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+PROTOCOL_VERSION = "2025-06-18"
+ACCEPT = "application/json, text/event-stream"
+
+
+def _messages(response: httpx.Response) -> list[dict[str, Any]]:
+    """The JSON-RPC messages in a response body, JSON or SSE."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        out = []
+        for line in response.text.splitlines():
+            if line.startswith("data:"):
+                out.append(json.loads(line[5:]))
+        return out
+    return [json.loads(response.content)] if response.content else []
+
+
+def rpc(
+    client: httpx.Client, url: str, message: dict[str, Any], headers: dict[str, str]
+) -> tuple[httpx.Response, dict[str, Any] | None]:
+    """POST one message; return the response and the reply with the same id, if any."""
+    hdrs = {"Accept": ACCEPT, "Content-Type": "application/json", **headers}
+    response = client.post(url, content=json.dumps(message), headers=hdrs)
+    for msg in _messages(response):
+        if "id" in message and msg.get("id") == message["id"]:
+            return response, msg
+    return response, None
+
+
+def open_session(client: httpx.Client, url: str) -> tuple[str, str]:
+    """Initialize one session; return its ``Mcp-Session-Id`` and negotiated protocol version."""
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "mcpb-bench", "version": "1.0"},
+        },
+    }
+    response, reply = rpc(client, url, init, {})
+    if reply is None or "result" not in reply:
+        raise RuntimeError(f"initialize failed: {response.status_code} {response.text[:300]}")
+    sid = response.headers.get("mcp-session-id")
+    if not sid:
+        raise RuntimeError("initialize response carries no Mcp-Session-Id")
+    version = str(reply["result"]["protocolVersion"])
+    hdrs = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": version}
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    response, _ = rpc(client, url, note, hdrs)
+    if response.status_code != 202:
+        raise RuntimeError(f"notifications/initialized got {response.status_code}")
+    return sid, version
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers an initialize (the gateway and its child are up)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                open_session(client, url)
+                return
+            except (httpx.HTTPError, RuntimeError, ValueError) as exc:
+                last = exc
+                time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout}s: {last}")
+
+
+def call_tool(
+    client: httpx.Client, url: str, sid: str, version: str, name: str, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """One tools/call on a session; its JSON-RPC reply (raises when none came back)."""
+    msg = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+    hdrs = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": version}
+    response, reply = rpc(client, url, msg, hdrs)
+    if reply is None:
+        raise RuntimeError(f"tools/call {name} got {response.status_code} {response.text[:300]}")
+    return reply
