@@ -72,7 +72,8 @@ def deflate(data: bytes) -> bytes:
 
 
 def raw_zip(members: Sequence[RawMember], *, comment: bytes = b"") -> bytes:
-    """A zip built byte by byte (no zip64): local headers, central directory, end record."""
+    """A zip built byte by byte: local headers, central directory, end record (zip64 end
+    records only when there are more than 65,535 members)."""
     body = bytearray()
     central = bytearray()
     for m in members:
@@ -122,13 +123,21 @@ def raw_zip(members: Sequence[RawMember], *, comment: bytes = b"") -> bytes:
             offset if m.offset is None else m.offset,
         )
         central += name
-    end = struct.pack(
+    count = len(members)
+    zip64 = b""
+    if count > 0xFFFF:  # zip64 end records carry the real count
+        at = len(body) + len(central)
+        zip64 = struct.pack(
+            "<4sQ2H2I4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(central), len(body)
+        ) + struct.pack("<4sIQI", b"PK\x06\x07", 0, at, 1)
+        count = 0xFFFF
+    end = zip64 + struct.pack(
         "<4s4H2IH",
         b"PK\x05\x06",
         0,
         0,
-        len(members),
-        len(members),
+        count,
+        count,
         len(central),
         len(body),
         len(comment),
@@ -248,10 +257,8 @@ def too_many_entries(directory: Path) -> HostileCase:
 def too_many_entries_default(directory: Path) -> HostileCase:
     """Past the default limit of 100,000 entries, counted before the directory is parsed."""
     path = directory / "too_many_entries_default.mcpb"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("manifest.json", MANIFEST_BYTES)
-        for i in range(100_001):
-            zf.writestr(f"f/{i}", b"")
+    empty = [RawMember(f"f/{i}", method=zipfile.ZIP_STORED) for i in range(100_001)]
+    path.write_bytes(raw_zip([*empty, manifest_member()]))
     return HostileCase("too_many_entries_default", path, UnsafeArchiveError, path.name)
 
 

@@ -189,8 +189,11 @@ class Bundle:
             raise ArchiveError(
                 f"{self.source}: unexpected bytes after the zip (truncated or corrupt)"
             )
+        eocd_at = self.zip_length - tail_len + at
+        if count == 0xFFFF and eocd_at >= 20:
+            count = self._zip64_count(eocd_at)
         max_entries = self.limits.max_entries
-        if count != 0xFFFF and count > max_entries:
+        if count > max_entries:
             raise UnsafeArchiveError(
                 f"{self.source}: {count} entries, more than the limit of {max_entries}"
             )
@@ -198,6 +201,20 @@ class Bundle:
             raise UnsafeArchiveError(
                 f"{self.source}: central directory too large ({cd_size} bytes)"
             )
+
+    def _zip64_count(self, eocd_at: int) -> int:
+        """The entry count from the zip64 end record, found through its locator."""
+        self._view.seek(eocd_at - 20)
+        locator = self._view.read(20)
+        if not locator.startswith(b"PK\x06\x07"):
+            return 0xFFFF
+        (record_at,) = struct.unpack_from("<Q", locator, 8)
+        self._view.seek(record_at)
+        record = self._view.read(56)
+        if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
+            raise ArchiveError(f"{self.source}: zip64 end record missing (truncated or corrupt)")
+        (count,) = struct.unpack_from("<Q", record, 32)
+        return int(count)
 
     def _check_entries(self, infos: list[zipfile.ZipInfo]) -> list[EntryInfo]:
         lim = self.limits
@@ -257,7 +274,8 @@ class Bundle:
             raise UnsafeArchiveError(f"{where}: symbolic links are not allowed")
         if kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK):
             raise UnsafeArchiveError(f"{where}: device, FIFO or socket entry")
-        if kind not in (0, stat.S_IFREG, stat.S_IFDIR) or (kind == stat.S_IFDIR) != is_dir:
+        expected = stat.S_IFDIR if is_dir else stat.S_IFREG
+        if kind not in (0, expected):  # 0: no type stored (the reference CLI, DOS tools)
             raise UnsafeArchiveError(f"{where}: unsupported file type {oct(kind)}")
         if info.flag_bits & 0x1:
             raise ArchiveError(f"{where}: encrypted entries are not supported")
@@ -290,18 +308,18 @@ class Bundle:
 
     def _check_overlap(self, infos: list[zipfile.ZipInfo]) -> None:
         """Refuse entries whose data overlap (the shape of non-recursive zip bombs)."""
-        spans = sorted((i.header_offset, i) for i in infos)
-        for (start, info), (next_start, other) in itertools.pairwise(spans):
-            if start + _LOCAL_HEADER.size + info.compress_size > next_start:
+        spans = sorted(infos, key=lambda i: i.header_offset)
+        for info, other in itertools.pairwise(spans):
+            if info.header_offset + _LOCAL_HEADER.size + info.compress_size > other.header_offset:
                 raise UnsafeArchiveError(
                     f"{self.source}: entry {info.orig_filename!r} overlaps entry "
                     f"{other.orig_filename!r} (zip bomb?)"
                 )
         if spans:
-            start, info = spans[-1]
-            if start + _LOCAL_HEADER.size + info.compress_size > self._zip.start_dir:
+            last = spans[-1]
+            if last.header_offset + _LOCAL_HEADER.size + last.compress_size > self._zip.start_dir:
                 raise ArchiveError(
-                    f"{self.source}: entry {info.orig_filename!r} runs into the central directory"
+                    f"{self.source}: entry {last.orig_filename!r} runs into the central directory"
                 )
 
     def _read_manifest(self) -> dict[str, Any]:
