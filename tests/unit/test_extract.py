@@ -217,3 +217,28 @@ def test_reads_and_extracts_bundles_packed_by_the_reference_cli(
     assert got["run.sh"] == (b"#!/bin/sh\n", 0o755)
     assert got["sub/data.txt"] == (b"d" * 10_000, 0o644)
     assert got["manifest.json"][0] == MANIFEST_BYTES
+
+
+def test_bundles_signed_by_our_signer_open_strictly_and_extract(tmp_path: Path) -> None:
+    from mcpb.bundle.signature import sign_bundle, verify_bundle
+    from tests.support.certs import build_chain
+
+    chain = build_chain(tmp_path / "pki", "ec")
+    unsigned = pack(tmp_path, "u.mcpb")
+    signed = tmp_path / "s.mcpb"
+    sign_bundle(
+        unsigned,
+        cert=chain.signer.cert_path,
+        key=chain.signer.key_path,
+        intermediates=[chain.intermediate.cert_path],
+        out=signed,
+    )
+    assert verify_bundle(signed, ca_bundle=chain.ca_bundle).chain_verified
+    with zipfile.ZipFile(signed) as zf:
+        assert zf.testzip() is None
+    with open_bundle(signed) as b:
+        assert b.signature is not None
+        assert b.zip_length == b.signature.zip_length < signed.stat().st_size
+        assert b.meta is not None and set(b.meta.files) == set(FILES)
+    safe_extract(signed, tmp_path / "out")
+    assert tree(tmp_path / "out")["server.py"] == (FILES["server.py"][0], 0o644)

@@ -6,8 +6,8 @@ DNS, so it goes in ``manifest["_meta"]["io.github.mcpb-toolchain"]``; 0.1 and 0.
 ``dxt_version`` spelling) reject unknown keys, so it goes in a sidecar file
 ``.mcpb-toolchain.json`` at the archive root instead. Both hold the same JSON object:
 ``{"platform": "linux/amd64", "runtime": "python:3.13", "python": "3.13", "files": {path: sha256}}``
-(the first three only when known). ``files`` covers every file except ``manifest.json`` and the
-sidecar, which cannot list their own digests.
+(the first three, and ``transport``, only when known). ``files`` covers every file except
+``manifest.json`` and the sidecar, which cannot list their own digests.
 """
 
 from __future__ import annotations
