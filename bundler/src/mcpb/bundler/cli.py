@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "info": "mcpb.bundler.commands.info:info",
     "init": "mcpb.bundler.commands.init:init",
     "pack": "mcpb.bundler.commands.pack:pack",
+    "run": "mcpb.bundler.commands.run:run",
     "sign": "mcpb.bundler.commands.sign:sign",
     "unpack": "mcpb.bundler.commands.unpack:unpack",
     "unsign": "mcpb.bundler.commands.unsign:unsign",

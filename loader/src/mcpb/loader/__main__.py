@@ -1,0 +1,32 @@
+"""``python -m mcpb.loader``: the base images' entrypoint, configured by the environment.
+
+Runs as an init (PID 1, or a child subreaper elsewhere): the loader itself runs in a forked
+worker while this process forwards signals and reaps every child. See
+:mod:`mcpb.loader.supervise` and :data:`mcpb.loader.app.EXIT_CODES` for the exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mcpb.bundle.errors import McpbError
+from mcpb.loader.app import configure_logging, exit_code_for, run_loader
+from mcpb.loader.config import from_env
+from mcpb.loader.supervise import run_as_init
+
+
+def main() -> int:
+    """Parse the environment, then serve the bundle under the init."""
+    env = dict(os.environ)
+    configure_logging(env)
+    try:
+        config = from_env(env)
+    except McpbError as err:
+        print(f"mcpb-loader: error: {err.message}", file=sys.stderr)
+        return exit_code_for(err)
+    return run_as_init(lambda: run_loader(config), grace=config.stop_grace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
