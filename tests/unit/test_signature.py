@@ -129,6 +129,21 @@ def test_signed_bundle_is_a_strict_zip(pki, tmp_path, comment):
         assert output.count("OK") == len(files_before)
 
 
+def test_ecdsa_length_changes_are_absorbed(pki, tmp_path):
+    """ECDSA signatures vary by a byte or two; every signed file must still be a strict zip."""
+    lengths = set()
+    for i in range(24):
+        bundle = make_bundle(tmp_path / f"b{i}.mcpb")
+        sign_with(pki["ec"], bundle)
+        data = bundle.read_bytes()
+        eocd_of(data)
+        block = sigblock.find_block_in_file(bundle)
+        assert block is not None
+        lengths.add(len(block.pkcs7_der))
+        assert verify_bundle(bundle).status == "signed"
+    assert len(lengths) > 1
+
+
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
 def test_unsign_restores_original_bytes(pki, tmp_path, kind):
     bundle = make_bundle(tmp_path / "demo.mcpb", comment=b"keep me")

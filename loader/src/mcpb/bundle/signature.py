@@ -25,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import getpass
 import hashlib
 import os
@@ -429,11 +430,17 @@ def self_signed_identity(
     ``self-signed-cert.pem`` and ``self-signed-key.pem``.
     """
     home = directory or default_identity_dir()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (home / ".lock").open("a") as lock:  # two first uses at once must not mix keys
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_identity(home, common_name)
+
+
+def _ensure_identity(home: Path, common_name: str | None) -> SigningIdentity:
     cert_path = home / "self-signed-cert.pem"
     key_path = home / "self-signed-key.pem"
     if cert_path.is_file() and key_path.is_file():
         return SigningIdentity(cert_path, key_path, created=False)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     name = x509.Name(
         [
