@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from mcpb.bundle.errors import PlaceholderError
 from mcpb.bundle.placeholders import resolve_launch
 from tests.support.npm import REFERENCE_MCPB, npm_package
+from tests.unit.test_placeholders import Config, Option, Override
 
 pytestmark = pytest.mark.interop
 
@@ -46,31 +46,6 @@ for (const c of JSON.parse(input)) {
 }
 process.stdout.write(JSON.stringify(out));
 """
-
-
-@dataclass
-class Override:
-    command: str | None = None
-    args: list[str] | None = None
-    env: dict[str, str] | None = None
-
-
-@dataclass
-class Config:
-    command: str
-    args: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    platform_overrides: dict[str, Override] = field(default_factory=dict)
-
-
-@dataclass
-class Option:
-    type: str = "string"
-    required: bool = False
-    default: object = None
-    multiple: bool = False
-    min: float | None = None
-    max: float | None = None
 
 
 def manifest(mcp_config: dict[str, Any], user_config: dict[str, Any]) -> dict[str, Any]:

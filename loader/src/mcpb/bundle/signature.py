@@ -155,25 +155,26 @@ def _atomic_output(target: Path, *, like: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def _copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int) -> None:
+def _chunks(src: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    """``length`` bytes from ``start`` in bounded chunks; a short file is an error."""
     src.seek(start)
     while length > 0:
         chunk = src.read(min(CHUNK, length))
         if not chunk:
             raise SignatureError("file shrank while being read")
-        dst.write(chunk)
+        yield chunk
         length -= len(chunk)
+
+
+def _copy_range(src: BinaryIO, dst: BinaryIO, start: int, length: int) -> None:
+    for chunk in _chunks(src, start, length):
+        dst.write(chunk)
 
 
 def _hash_range(f: BinaryIO, start: int, length: int) -> hashlib._Hash:
     h = hashlib.sha256()
-    f.seek(start)
-    while length > 0:
-        chunk = f.read(min(CHUNK, length))
-        if not chunk:
-            raise SignatureError("file shrank while being read")
+    for chunk in _chunks(f, start, length):
         h.update(chunk)
-        length -= len(chunk)
     return h
 
 
