@@ -92,16 +92,18 @@ def check_references(data: Mapping[str, Any], files: FileView) -> tuple[list[Iss
     warnings: list[Issue] = []
     server = _mapping(data.get("server"))
     entry = server.get("entry_point")
+    entry_rel = None
     if isinstance(entry, str) and entry:
-        rel = entry.removeprefix("${__dirname}/").removeprefix("./")
-        if files.kind(rel) != "file":
-            errors.append(Issue("server.entry_point", f"{rel}: {files.why_missing(rel)}"))
+        entry_rel = entry.removeprefix("${__dirname}/").removeprefix("./")
+        if files.kind(entry_rel) != "file":
+            why = files.why_missing(entry_rel)
+            errors.append(Issue("server.entry_point", f"{entry_rel}: {why}"))
     config = _mapping(server.get("mcp_config"))
-    _check_config(config, "server.mcp_config", files, errors, warnings)
+    _check_config(config, "server.mcp_config", files, errors, warnings, entry_rel)
     overrides = _mapping(config.get("platform_overrides"))
     for os_name in sorted(overrides):
         prefix = f"server.mcp_config.platform_overrides.{os_name}"
-        _check_config(_mapping(overrides[os_name]), prefix, files, warnings, warnings)
+        _check_config(_mapping(overrides[os_name]), prefix, files, warnings, warnings, entry_rel)
     icon = data.get("icon")
     if isinstance(icon, str):
         _check_icon(icon, files, errors, warnings)
@@ -208,7 +210,9 @@ def _check_config(
     files: FileView,
     errors: list[Issue],
     warnings: list[Issue],
+    entry_point: str | None,
 ) -> None:
+    """Check one mcp_config; a missing entry point is reported once, not again per arg."""
     command = config.get("command")
     if isinstance(command, str):
         for rel in _dirname_paths(command):
@@ -221,7 +225,7 @@ def _check_config(
         for i, arg in enumerate(args):
             if isinstance(arg, str):
                 for rel in _dirname_paths(arg):
-                    if files.kind(rel) is None:
+                    if files.kind(rel) is None and rel != entry_point:
                         warnings.append(Issue(f"{prefix}.args[{i}]", f"{rel}: does not exist"))
     env = _mapping(config.get("env"))
     for key in sorted(env):
