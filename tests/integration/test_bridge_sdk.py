@@ -7,6 +7,7 @@ import json
 
 import pytest
 from mcp import Client
+from mcp.types import TextContent
 
 from tests.support.servers import Bridge, bridged, echo_command
 
@@ -24,9 +25,11 @@ def test_default_client_lists_and_calls_tools(echo_bridge: Bridge) -> None:
         async with Client(echo_bridge.mcp_url) as client:
             tools = await client.list_tools()
             result = await client.call_tool("echo", {"word": "hello", "n": 3})
-            return [t.name for t in tools.tools], result.content[0].text, client.protocol_version
+            content = result.content[0]
+            assert isinstance(content, TextContent)
+            return [t.name for t in tools.tools], content.text, client.protocol_version
 
     names, text, version = asyncio.run(asyncio.wait_for(scenario(), 30))
-    assert names == ["echo", "progress", "sample", "sleep", "stats", "pid"]
+    assert names == ["echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed"]
     assert json.loads(text) == {"n": 3, "word": "hello"}
     assert version == "2025-11-25"

@@ -3,7 +3,9 @@
 Tools: ``echo`` (returns its arguments as JSON text), ``progress`` (progress + logging
 notifications, then a result), ``sample`` (asks the client for sampling/createMessage and
 returns the answer), ``sleep`` (blocks for ``seconds``), ``stats`` (how many initialize and
-notifications/initialized it received), ``pid`` (its process id). It never answers
+notifications/initialized it received), ``pid`` (its process id), ``notify_changed`` (emits
+``notifications/tools/list_changed`` first). It reports on stderr its start and every
+``notifications/cancelled`` it receives. It never answers
 ``server/discover``: like some legacy servers, it hangs on that probe.
 """
 
@@ -13,31 +15,33 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 stats = {"initialize": 0, "initialized": 0}
-_backlog: list[dict] = []
+_backlog: list[dict[str, Any]] = []
 
 
-def send(message: dict) -> None:
+def send(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
 
-def read() -> dict | None:
+def read() -> dict[str, Any] | None:
     if _backlog:
         return _backlog.pop(0)
     line = sys.stdin.readline()
     if not line:
         return None
-    return json.loads(line)
+    message: dict[str, Any] = json.loads(line)
+    return message
 
 
-def text(value: str) -> dict:
+def text(value: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": value}], "isError": False}
 
 
-def call_tool(request: dict) -> dict:
+def call_tool(request: dict[str, Any]) -> dict[str, Any]:
     params = request.get("params") or {}
     name = params.get("name")
     args = params.get("arguments") or {}
@@ -45,6 +49,9 @@ def call_tool(request: dict) -> dict:
         return text(json.dumps(args, sort_keys=True))
     if name == "stats":
         return text(json.dumps(stats, sort_keys=True))
+    if name == "notify_changed":
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        return text("notified")
     if name == "pid":
         return text(str(os.getpid()))
     if name == "sleep":
@@ -97,24 +104,28 @@ def call_tool(request: dict) -> dict:
     return {"content": [{"type": "text", "text": f"unknown tool {name}"}], "isError": True}
 
 
-def read_direct() -> dict | None:
+def read_direct() -> dict[str, Any] | None:
     line = sys.stdin.readline()
     return json.loads(line) if line else None
 
 
 TOOLS = [
     {"name": n, "description": f"{n} tool", "inputSchema": {"type": "object"}}
-    for n in ("echo", "progress", "sample", "sleep", "stats", "pid")
+    for n in ("echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed")
 ]
 
 
-def handle(message: dict) -> None:
+def handle(message: dict[str, Any]) -> None:
     method = message.get("method")
     if method is None:
         return
     if "id" not in message:
         if method == "notifications/initialized":
             stats["initialized"] += 1
+        elif method == "notifications/cancelled":
+            request_id = (message.get("params") or {}).get("requestId")
+            sys.stderr.write(f"echo: cancelled {json.dumps(request_id)}\n")
+            sys.stderr.flush()
         return
     rid = message["id"]
     if method == "initialize":
@@ -144,6 +155,8 @@ def handle(message: dict) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--fail-start":
         sys.exit(3)
+    sys.stderr.write(f"echo: started pid {os.getpid()}\n")
+    sys.stderr.flush()
     while True:
         message = read()
         if message is None:

@@ -49,6 +49,7 @@ class Bridge:
     base_url: str
     mcp_path: str = "/mcp"
     log: list[str] = field(default_factory=list)
+    args: tuple[str, ...] = ()
 
     @property
     def mcp_url(self) -> str:
@@ -113,7 +114,7 @@ def start_bridge(
     mcp_path = "/mcp"
     if "--streamableHttpPath" in args:
         mcp_path = args[args.index("--streamableHttpPath") + 1]
-    return Bridge(process, url[0], mcp_path, log)
+    return Bridge(process, url[0], mcp_path, log, args)
 
 
 @contextlib.contextmanager

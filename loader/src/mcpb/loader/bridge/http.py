@@ -10,47 +10,51 @@ allowed, 403 for a disallowed Origin, 404 for an unknown session, 405 for an uns
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
 from mcpb.loader.bridge import jsonrpc, sse
+from mcpb.loader.bridge.asgi import (
+    ALLOW,
+    JSON,
+    REJECTED,
+    TEXT,
+    DisconnectedError,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    accepts,
+    check_shape,
+    end_stream,
+    never,
+    parse_json,
+    preflight_headers,
+    pump,
+    read_json_body,
+    respond,
+    rpc_error,
+    start_stream,
+)
 from mcpb.loader.bridge.config import SUPPORTED_PROTOCOL_VERSIONS, BridgeConfig
 from mcpb.loader.bridge.jsonrpc import Message
+from mcpb.loader.bridge.legacy import legacy_message, legacy_stream
 from mcpb.loader.bridge.origin import OriginPolicy
 from mcpb.loader.bridge.router import UpstreamUnavailableError
 from mcpb.loader.bridge.session import Session, SessionLimitError, SessionTable
 from mcpb.loader.bridge.sink import RequestSink
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-
 log = logging.getLogger("mcpb.bridge")
 
-_JSON = b"application/json"
-_SSE_HEADERS: Headers = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache, no-transform"),
-    (b"x-accel-buffering", b"no"),
-]
-_ALLOW = b"GET, POST, DELETE, OPTIONS"
+#: The one protocol version whose JSON-RPC batches are accepted (2025-06-18 removed them).
 _BATCH_VERSION = "2025-03-26"
+_UNAVAILABLE = "the MCP server is unavailable"
 
-
-class _BodyTooLargeError(Exception):
-    pass
-
-
-class _DisconnectedError(Exception):
-    pass
+Handler = Callable[[str, Scope, dict[bytes, bytes], Receive, Send, Headers], Awaitable[None]]
 
 
 class BridgeApp:
@@ -67,10 +71,15 @@ class BridgeApp:
     ) -> None:
         self.config = config
         self.sessions = SessionTable(config, command, env, cwd)
+        self.endpoint_prefix = base_url.rstrip("/") + config.message_path
         self._origins = OriginPolicy(config)
-        self._endpoint_prefix = base_url.rstrip("/") + config.message_path
         self._started = False
         self._health = frozenset(config.health_paths)
+        self._routes: dict[str, Handler] = {
+            config.mcp_path: self._mcp,
+            config.sse_path: self._legacy_stream,
+            config.message_path: self._legacy_message,
+        }
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -116,47 +125,47 @@ class BridgeApp:
         origin = raw_origin.decode("latin-1") if raw_origin is not None else None
         extra = self._origins.cors_headers(origin) if self._origins.cors_enabled else []
         if path in self._health and method in ("GET", "HEAD"):
-            await _respond(send, 200, b"ok", b"text/plain", extra)
+            await respond(send, 200, b"ok", TEXT, extra)
             return
         if path == self.config.ready_path and method in ("GET", "HEAD"):
             await self._ready(send, extra)
             return
-        route = self._route(path)
-        if route is None:
-            await _respond(send, 404, b"not found", b"text/plain", extra)
+        handler = self._routes.get(path)
+        if handler is None:
+            await respond(send, 404, b"not found", TEXT, extra)
             return
         if not self._origins.allows(origin):
-            await _rpc_error(
-                send, 403, None, jsonrpc.INVALID_REQUEST, f"Origin {origin} is not allowed", extra
-            )
+            text = f"Origin {origin} is not allowed"
+            await rpc_error(send, 403, None, jsonrpc.INVALID_REQUEST, text, extra)
             return
         if method == "OPTIONS":
-            await _respond(send, 204, b"", b"text/plain", [*extra, *_preflight_headers()])
+            await respond(send, 204, b"", TEXT, [*extra, *preflight_headers()])
             return
         try:
-            await route(method, scope, headers, receive, send, extra)
-        except _DisconnectedError:
+            await handler(method, scope, headers, receive, send, extra)
+        except DisconnectedError:
             return
-
-    def _route(self, path: str) -> Callable[..., Awaitable[None]] | None:
-        if path == self.config.mcp_path:
-            return self._mcp
-        if path == self.config.sse_path:
-            return self._legacy_stream
-        if path == self.config.message_path:
-            return self._legacy_message
-        return None
 
     async def _ready(self, send: Send, extra: Headers) -> None:
         shared = self.sessions.shared
         if shared is not None:
             ok = await shared.probe()
-            reason = "" if ok else "the stdio server is down or not answering"
+            reason = None if ok else "the stdio server is down or not answering"
         else:
             ok = len(self.sessions) < self.config.max_sessions
-            reason = "" if ok else "the session limit is reached"
-        body = orjson.dumps({"ready": ok, "sessions": len(self.sessions), "reason": reason or None})
-        await _respond(send, 200 if ok else 503, body, _JSON, extra)
+            reason = None if ok else "the session limit is reached"
+        body = orjson.dumps({"ready": ok, "sessions": len(self.sessions), "reason": reason})
+        await respond(send, 200 if ok else 503, body, JSON, extra)
+
+    async def _legacy_stream(
+        self, method: str, scope: Scope, headers: Any, receive: Receive, send: Send, extra: Headers
+    ) -> None:
+        await legacy_stream(self, method, scope, headers, receive, send, extra)
+
+    async def _legacy_message(
+        self, method: str, scope: Scope, headers: Any, receive: Receive, send: Send, extra: Headers
+    ) -> None:
+        await legacy_message(self, method, scope, headers, receive, send, extra)
 
     # ----------------------------------------------------------------- streamable HTTP
 
@@ -177,11 +186,9 @@ class BridgeApp:
             session = await self._session_for(headers, send, extra)
             if session is not None:
                 self.sessions.end(session)
-                await _respond(send, 200, b"", b"text/plain", extra)
+                await respond(send, 200, b"", TEXT, extra)
         else:
-            await _respond(
-                send, 405, b"method not allowed", b"text/plain", [*extra, (b"allow", _ALLOW)]
-            )
+            await respond(send, 405, b"method not allowed", TEXT, [*extra, (b"allow", ALLOW)])
 
     async def _session_for(
         self, headers: dict[bytes, bytes], send: Send, extra: Headers
@@ -189,9 +196,8 @@ class BridgeApp:
         """The session named by the headers, after the version check; else answer and None."""
         raw = headers.get(b"mcp-session-id")
         if raw is None:
-            await _rpc_error(
-                send, 400, None, jsonrpc.INVALID_REQUEST, "Mcp-Session-Id header is required", extra
-            )
+            text = "Mcp-Session-Id header is required"
+            await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
             return None
         version = headers.get(b"mcp-protocol-version")
         if version is not None and version.decode("latin-1") not in SUPPORTED_PROTOCOL_VERSIONS:
@@ -199,48 +205,37 @@ class BridgeApp:
                 f"MCP-Protocol-Version {version.decode('latin-1')!r} is not supported "
                 f"(supported: {', '.join(SUPPORTED_PROTOCOL_VERSIONS)})"
             )
-            await _rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
+            await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
             return None
         session = self.sessions.get(raw.decode("latin-1"))
         if session is None or session.legacy:
-            await _rpc_error(
-                send,
-                404,
-                None,
-                jsonrpc.INVALID_REQUEST,
-                "session not found (unknown or ended)",
-                extra,
-            )
+            text = "session not found (unknown or ended)"
+            await rpc_error(send, 404, None, jsonrpc.INVALID_REQUEST, text, extra)
             return None
         return session
 
     async def _post(
         self, headers: dict[bytes, bytes], receive: Receive, send: Send, extra: Headers
     ) -> None:
-        body = await self._read_json_body(headers, receive, send, extra)
+        body = await read_json_body(headers, receive, send, extra, self.config.max_body)
         if body is None:
             return
-        accept = headers.get(b"accept")
-        wants_json, wants_sse = _accepts(accept)
+        wants_json, wants_sse = accepts(headers.get(b"accept"))
         if not (wants_json or wants_sse):
             text = "Accept must allow application/json or text/event-stream"
-            await _rpc_error(send, 406, None, jsonrpc.INVALID_REQUEST, text, extra)
+            await rpc_error(send, 406, None, jsonrpc.INVALID_REQUEST, text, extra)
             return
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError as err:
-            await _rpc_error(send, 400, None, jsonrpc.PARSE_ERROR, f"Parse error: {err}", extra)
+        message = await parse_json(body, send, extra)
+        if message is REJECTED:
             return
         if isinstance(message, list):
             await self._post_batch(message, headers, send, extra)
             return
-        problem = jsonrpc.shape_problem(message)
-        if problem is not None:
-            await _rpc_error(send, 400, _id_of(message), jsonrpc.INVALID_REQUEST, problem, extra)
+        if not await check_shape(message, send, extra):
             return
         name = message.get("method")
         if name == "server/discover" and "id" in message:
-            await _respond(send, 200, _discover_refusal(message["id"]), _JSON, extra)
+            await respond(send, 200, jsonrpc.discover_refusal(message["id"]), JSON, extra)
             return
         if name == "initialize":
             await self._initialize(message, headers, send, extra, wants_json)
@@ -250,7 +245,7 @@ class BridgeApp:
             return
         upstream = session.upstream
         try:
-            if "method" not in message:
+            if name is None:
                 await upstream.forward_response(session, message)
             elif "id" not in message:
                 await upstream.forward_notification(session, message)
@@ -258,11 +253,9 @@ class BridgeApp:
                 await self._request(session, message, receive, send, extra, wants_json, wants_sse)
                 return
         except UpstreamUnavailableError:
-            await _rpc_error(
-                send, 503, None, jsonrpc.SERVER_UNAVAILABLE, "the MCP server is unavailable", extra
-            )
+            await rpc_error(send, 503, None, jsonrpc.SERVER_UNAVAILABLE, _UNAVAILABLE, extra)
             return
-        await _respond(send, 202, b"", b"text/plain", extra)
+        await respond(send, 202, b"", TEXT, extra)
 
     async def _request(
         self,
@@ -279,31 +272,19 @@ class BridgeApp:
         try:
             await session.upstream.forward_request(session, message, sink)
         except UpstreamUnavailableError:
-            await _rpc_error(
-                send,
-                503,
-                client_id,
-                jsonrpc.SERVER_UNAVAILABLE,
-                "the MCP server is unavailable",
-                extra,
-            )
+            await rpc_error(send, 503, client_id, jsonrpc.SERVER_UNAVAILABLE, _UNAVAILABLE, extra)
             return
         first = await sink.queue.get()
         if sink.finished() and wants_json:
-            await _respond(send, 200, first, _JSON, extra)
+            await respond(send, 200, first, JSON, extra)
             return
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *extra]}
-        )
-        await send(
-            {"type": "http.response.body", "body": sse.message_event(first), "more_body": True}
-        )
+        await start_stream(send, extra, sse.message_event(first))
         if not sink.finished():
-            completed = await self._pump(receive, send, sink.queue, sink.finished)
-            if not completed:
+            keepalive = self.config.keepalive_interval
+            if not await pump(receive, send, sink.queue, sink.finished, keepalive):
                 sink.closed = True
                 return
-        await send({"type": "http.response.body", "body": b""})
+        await end_stream(send)
 
     async def _initialize(
         self,
@@ -313,16 +294,16 @@ class BridgeApp:
         extra: Headers,
         wants_json: bool,
     ) -> None:
-        if "id" not in message:
-            await _rpc_error(
-                send, 400, None, jsonrpc.INVALID_REQUEST, "initialize must be a request", extra
-            )
+        request_id = message.get("id")
+        if request_id is None:
+            text = "initialize must be a request"
+            await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
             return
         if b"mcp-session-id" in headers:
             text = "initialize must not carry an Mcp-Session-Id header"
-            await _rpc_error(send, 400, message["id"], jsonrpc.INVALID_REQUEST, text, extra)
+            await rpc_error(send, 400, request_id, jsonrpc.INVALID_REQUEST, text, extra)
             return
-        session = await self._new_session(message["id"], send, extra, legacy=False)
+        session = await self.new_session(request_id, send, extra, legacy=False)
         if session is None:
             return
         sink = RequestSink(streaming=False)
@@ -330,18 +311,10 @@ class BridgeApp:
             await session.upstream.initialize(session, message, sink)
         except UpstreamUnavailableError:
             self.sessions.end(session)
-            await _rpc_error(
-                send,
-                503,
-                message["id"],
-                jsonrpc.SERVER_UNAVAILABLE,
-                "the MCP server is unavailable",
-                extra,
-            )
+            await rpc_error(send, 503, request_id, jsonrpc.SERVER_UNAVAILABLE, _UNAVAILABLE, extra)
             return
         payload = await sink.queue.get()
-        answer = orjson.loads(payload)
-        result = answer.get("result")
+        result = orjson.loads(payload).get("result")
         session_headers = list(extra)
         if isinstance(result, dict):
             version = result.get("protocolVersion")
@@ -350,67 +323,47 @@ class BridgeApp:
         else:
             self.sessions.end(session)
         if wants_json:
-            await _respond(send, 200, payload, _JSON, session_headers)
+            await respond(send, 200, payload, JSON, session_headers)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*_SSE_HEADERS, *session_headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": sse.message_event(payload)})
+        await start_stream(send, session_headers, sse.message_event(payload))
+        await end_stream(send)
 
-    async def _new_session(
+    async def new_session(
         self, request_id: Any, send: Send, extra: Headers, *, legacy: bool
     ) -> Session | None:
+        """A new session; at the limit or when the child cannot start, answer and None."""
         try:
             return await self.sessions.create(legacy=legacy)
         except SessionLimitError:
             text = f"too many sessions (the limit is {self.config.max_sessions}); retry later"
-            await _rpc_error(
-                send,
-                503,
-                request_id,
-                jsonrpc.SERVER_UNAVAILABLE,
-                text,
-                [*extra, (b"retry-after", b"1")],
-            )
+            retry = [*extra, (b"retry-after", b"1")]
+            await rpc_error(send, 503, request_id, jsonrpc.SERVER_UNAVAILABLE, text, retry)
         except Exception as err:  # the child could not be started
             log.error("cannot start a session: %s", err)
-            await _rpc_error(
-                send,
-                502,
-                request_id,
-                jsonrpc.SERVER_UNAVAILABLE,
-                f"cannot start the MCP server: {err}",
-                extra,
-            )
+            text = f"cannot start the MCP server: {err}"
+            await rpc_error(send, 502, request_id, jsonrpc.SERVER_UNAVAILABLE, text, extra)
         return None
 
     async def _post_batch(
         self, batch: list[Any], headers: dict[bytes, bytes], send: Send, extra: Headers
     ) -> None:
+        """JSON-RPC batches: only for 2025-03-26 (the header's or the default version)."""
         raw_version = headers.get(b"mcp-protocol-version")
         version = raw_version.decode("latin-1") if raw_version is not None else _BATCH_VERSION
+        problem = None
         if version != _BATCH_VERSION:
-            text = f"JSON-RPC batches are not allowed in protocol version {version}"
-            await _rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
-            return
-        if not batch:
-            await _rpc_error(
-                send, 400, None, jsonrpc.INVALID_REQUEST, "an empty batch is invalid", extra
-            )
-            return
+            problem = f"JSON-RPC batches are not allowed in protocol version {version}"
+        elif not batch:
+            problem = "an empty batch is invalid"
         for item in batch:
+            if problem is not None:
+                break
             problem = jsonrpc.shape_problem(item)
             if problem is None and item.get("method") == "initialize":
                 problem = "initialize must not be part of a batch"
-            if problem is not None:
-                await _rpc_error(
-                    send, 400, None, jsonrpc.INVALID_REQUEST, f"batch: {problem}", extra
-                )
-                return
+        if problem is not None:
+            await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, problem, extra)
+            return
         session = await self._session_for(headers, send, extra)
         if session is None:
             return
@@ -422,237 +375,40 @@ class BridgeApp:
                     await upstream.forward_response(session, item)
                 elif "id" not in item:
                     await upstream.forward_notification(session, item)
-                elif item["method"] == "server/discover":
-                    sink = RequestSink(streaming=False)
-                    sink.put(_discover_refusal(item["id"]), final=True)
-                    sinks.append(sink)
                 else:
                     sink = RequestSink(streaming=False)
-                    await upstream.forward_request(session, item, sink)
+                    if item["method"] == "server/discover":
+                        sink.put(jsonrpc.discover_refusal(item["id"]), final=True)
+                    else:
+                        await upstream.forward_request(session, item, sink)
                     sinks.append(sink)
         except UpstreamUnavailableError:
-            await _rpc_error(
-                send, 503, None, jsonrpc.SERVER_UNAVAILABLE, "the MCP server is unavailable", extra
-            )
+            await rpc_error(send, 503, None, jsonrpc.SERVER_UNAVAILABLE, _UNAVAILABLE, extra)
             return
         if not sinks:
-            await _respond(send, 202, b"", b"text/plain", extra)
+            await respond(send, 202, b"", TEXT, extra)
             return
         answers = [await sink.queue.get() for sink in sinks]
-        await _respond(send, 200, b"[" + b",".join(answers) + b"]", _JSON, extra)
+        await respond(send, 200, b"[" + b",".join(answers) + b"]", JSON, extra)
 
     async def _get(
         self, headers: dict[bytes, bytes], receive: Receive, send: Send, extra: Headers
     ) -> None:
-        _, wants_sse = _accepts(headers.get(b"accept"))
-        if not wants_sse:
-            await _rpc_error(
-                send,
-                406,
-                None,
-                jsonrpc.INVALID_REQUEST,
-                "Accept must allow text/event-stream",
-                extra,
-            )
+        """The server→client stream of a session; a newer GET replaces an older one."""
+        if not accepts(headers.get(b"accept"))[1]:
+            text = "Accept must allow text/event-stream"
+            await rpc_error(send, 406, None, jsonrpc.INVALID_REQUEST, text, extra)
             return
         session = await self._session_for(headers, send, extra)
         if session is None:
             return
         stream = session.open_stream()
         try:
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *extra]}
-            )
-            await send(
-                {"type": "http.response.body", "body": b": stream open\n\n", "more_body": True}
-            )
-            await self._pump(receive, send, stream, _never)
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b""})
+            await start_stream(send, extra, b": stream open\n\n")
+            await pump(receive, send, stream, never, self.config.keepalive_interval)
+            await end_stream(send)
         finally:
             session.close_stream(stream)
-
-    # ----------------------------------------------------------------- legacy HTTP+SSE
-
-    async def _legacy_stream(
-        self,
-        method: str,
-        scope: Scope,
-        headers: dict[bytes, bytes],
-        receive: Receive,
-        send: Send,
-        extra: Headers,
-    ) -> None:
-        if method != "GET":
-            await _respond(
-                send, 405, b"method not allowed", b"text/plain", [*extra, (b"allow", b"GET")]
-            )
-            return
-        session = await self._new_session(None, send, extra, legacy=True)
-        if session is None:
-            return
-        stream = session.open_stream()
-        try:
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *extra]}
-            )
-            endpoint = f"{self._endpoint_prefix}?sessionId={session.id}"
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": sse.endpoint_event(endpoint),
-                    "more_body": True,
-                }
-            )
-            await self._pump(receive, send, stream, _never)
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b""})
-        finally:
-            self.sessions.end(session)
-
-    async def _legacy_message(
-        self,
-        method: str,
-        scope: Scope,
-        headers: dict[bytes, bytes],
-        receive: Receive,
-        send: Send,
-        extra: Headers,
-    ) -> None:
-        if method != "POST":
-            await _respond(
-                send, 405, b"method not allowed", b"text/plain", [*extra, (b"allow", b"POST")]
-            )
-            return
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        ids = query.get("sessionId")
-        if not ids:
-            await _rpc_error(
-                send,
-                400,
-                None,
-                jsonrpc.INVALID_REQUEST,
-                "the sessionId query parameter is required",
-                extra,
-            )
-            return
-        session = self.sessions.get(ids[0])
-        if session is None or not session.legacy:
-            await _rpc_error(
-                send,
-                404,
-                None,
-                jsonrpc.INVALID_REQUEST,
-                "session not found (unknown or ended)",
-                extra,
-            )
-            return
-        body = await self._read_json_body(headers, receive, send, extra)
-        if body is None:
-            return
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError as err:
-            await _rpc_error(send, 400, None, jsonrpc.PARSE_ERROR, f"Parse error: {err}", extra)
-            return
-        problem = jsonrpc.shape_problem(message)
-        if problem is not None:
-            await _rpc_error(send, 400, _id_of(message), jsonrpc.INVALID_REQUEST, problem, extra)
-            return
-        upstream = session.upstream
-        name = message.get("method")
-        try:
-            if name is None:
-                await upstream.forward_response(session, message)
-            elif "id" not in message:
-                await upstream.forward_notification(session, message)
-            elif name == "server/discover":
-                session.push(_discover_refusal(message["id"]))
-            elif name == "initialize":
-                await upstream.initialize(session, message, None)
-            else:
-                await upstream.forward_request(session, message, None)
-        except UpstreamUnavailableError:
-            if "id" in message and name is not None:
-                session.push(
-                    jsonrpc.error_bytes(
-                        message["id"], jsonrpc.SERVER_UNAVAILABLE, "the MCP server is unavailable"
-                    )
-                )
-        await _respond(send, 202, b"Accepted", b"text/plain", extra)
-
-    # ----------------------------------------------------------------- shared pieces
-
-    async def _read_json_body(
-        self, headers: dict[bytes, bytes], receive: Receive, send: Send, extra: Headers
-    ) -> bytes | None:
-        """The request body when it is JSON and within the limit; otherwise answer and None."""
-        ctype = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if ctype != _JSON:
-            await _rpc_error(
-                send,
-                415,
-                None,
-                jsonrpc.INVALID_REQUEST,
-                "Content-Type must be application/json",
-                extra,
-            )
-            return None
-        try:
-            return await _read_body(headers, receive, self.config.max_body)
-        except _BodyTooLargeError:
-            text = f"request body exceeds the limit of {self.config.max_body} bytes"
-            await _rpc_error(
-                send, 413, None, jsonrpc.INVALID_REQUEST, text, [*extra, (b"connection", b"close")]
-            )
-            return None
-        except ValueError:
-            await _rpc_error(
-                send, 400, None, jsonrpc.INVALID_REQUEST, "invalid Content-Length header", extra
-            )
-            return None
-
-    async def _pump(
-        self,
-        receive: Receive,
-        send: Send,
-        queue: asyncio.Queue[bytes] | asyncio.Queue[bytes | None],
-        finished: Callable[[], bool],
-    ) -> bool:
-        """Relay queued messages as SSE events until ``finished()`` or a None in the queue.
-
-        Sends a keep-alive comment whenever the stream is quiet. Returns False when the client
-        disconnected first.
-        """
-        interval = self.config.keepalive_interval
-        disconnect = asyncio.ensure_future(_wait_disconnect(receive))
-        try:
-            while not finished():
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait(
-                    (getter, disconnect), timeout=interval, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter in done:
-                    item = getter.result()
-                    if item is None:
-                        return True
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "body": sse.message_event(item),
-                            "more_body": True,
-                        }
-                    )
-                    continue
-                getter.cancel()
-                if disconnect in done:
-                    return False
-                await send({"type": "http.response.body", "body": sse.KEEPALIVE, "more_body": True})
-            return True
-        except OSError:
-            return False
-        finally:
-            disconnect.cancel()
 
 
 def create_app(
@@ -665,93 +421,3 @@ def create_app(
 ) -> BridgeApp:
     """The ASGI app for ``command``; its lifespan (or ``startup()``) starts the shared child."""
     return BridgeApp(config, command, env, cwd, base_url=base_url)
-
-
-def _never() -> bool:
-    return False
-
-
-def _discover_refusal(request_id: Any) -> bytes:
-    text = "Method not found: server/discover (this server speaks the initialize handshake)"
-    return jsonrpc.error_bytes(request_id, jsonrpc.METHOD_NOT_FOUND, text)
-
-
-def _id_of(message: Any) -> Any:
-    if isinstance(message, dict):
-        value = message.get("id")
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            return value
-    return None
-
-
-def _accepts(accept: bytes | None) -> tuple[bool, bool]:
-    """(allows JSON, allows SSE) for an Accept header; absent means anything."""
-    if accept is None:
-        return True, True
-    wants_json = wants_sse = False
-    for part in accept.lower().split(b","):
-        media = part.split(b";", 1)[0].strip()
-        if media in (b"*/*", b""):
-            return True, True
-        if media in (_JSON, b"application/*"):
-            wants_json = True
-        elif media in (b"text/event-stream", b"text/*"):
-            wants_sse = True
-    return wants_json, wants_sse
-
-
-def _preflight_headers() -> Headers:
-    return [
-        (b"access-control-allow-methods", _ALLOW),
-        (
-            b"access-control-allow-headers",
-            b"content-type, accept, authorization, mcp-session-id, mcp-protocol-version, "
-            b"last-event-id",
-        ),
-        (b"access-control-max-age", b"600"),
-    ]
-
-
-async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
-    declared = headers.get(b"content-length")
-    if declared is not None and int(declared) > limit:
-        raise _BodyTooLargeError
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _DisconnectedError
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            raise _BodyTooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def _respond(
-    send: Send, status: int, body: bytes, content_type: bytes, extra: Headers
-) -> None:
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _rpc_error(
-    send: Send, status: int, request_id: Any, code: int, text: str, extra: Headers
-) -> None:
-    await _respond(send, status, jsonrpc.error_bytes(request_id, code, text), _JSON, extra)

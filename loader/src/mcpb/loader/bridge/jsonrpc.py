@@ -86,3 +86,18 @@ def progress_token(message: Message) -> Any:
         if isinstance(meta, dict):
             return meta.get("progressToken")
     return None
+
+
+def id_of(message: Any) -> Any:
+    """A usable id of a possibly malformed message (for error replies), else None."""
+    if isinstance(message, dict):
+        value = message.get("id")
+        if _valid_id(value):
+            return value
+    return None
+
+
+def discover_refusal(request_id: Any) -> bytes:
+    """The answer a handshake-era server gives to a 2026-era ``server/discover`` probe."""
+    text = "Method not found: server/discover (this server speaks the initialize handshake)"
+    return error_bytes(request_id, METHOD_NOT_FOUND, text)
