@@ -276,6 +276,30 @@ def test_truncated_and_extended_files_fail(pki, tmp_path):
         verify_bundle(victim)
 
 
+def test_block_bytes_inside_archived_files_do_not_count(pki, tmp_path):
+    """A stored (uncompressed) file holding a whole block's bytes is data, not a signature."""
+    fake = sigblock.render_block(b"\x30\x03\x02\x01\x01")
+    bundle = tmp_path / "demo.mcpb"
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("manifest.json", "{}")
+        zf.writestr("vendor/sigblock_copy.bin", fake)
+    original = bundle.read_bytes()
+    assert fake in original
+    assert verify_bundle(bundle).status == "unsigned"
+    sign_with(pki["rsa"], bundle)
+    assert verify_bundle(bundle, ca_bundle=pki["rsa"].ca_bundle).chain_verified
+    unsign_bundle(bundle)
+    assert bundle.read_bytes() == original
+
+
+def test_bytes_appended_after_the_block_fail(pki, tmp_path):
+    bundle = make_bundle(tmp_path / "demo.mcpb")
+    sign_with(pki["rsa"], bundle)
+    bundle.write_bytes(bundle.read_bytes() + b"\n")
+    with pytest.raises(SignatureError, match="damaged"):
+        verify_bundle(bundle)
+
+
 def test_untrusted_chain_is_rejected(pki, tmp_path):
     bundle = make_bundle(tmp_path / "demo.mcpb")
     sign_with(pki["rsa"], bundle)

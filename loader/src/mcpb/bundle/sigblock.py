@@ -41,30 +41,34 @@ def render_block(pkcs7_der: bytes) -> bytes:
 def find_block(stream: BinaryIO, size: int, *, source: str = "bundle") -> SignatureBlock | None:
     """Locate the signature block in the last ``MAX_BLOCK`` bytes of ``stream``.
 
-    Read as tolerantly as the reference CLI does (the last footer, the nearest header before
-    it), but refuse a block whose declared length does not reach the footer exactly.
+    Both writers (ours and the reference CLI) end the file with the footer, so only a footer
+    at the very end counts: the same bytes inside an archived file (say, a vendored copy of
+    this module, stored uncompressed) must not make an unsigned bundle look signed. The header
+    is the nearest one before the footer whose declared length reaches the footer exactly (the
+    DER may itself contain the header bytes); a footer with no such header is an error.
     """
     start = max(0, size - MAX_BLOCK)
     stream.seek(start)
     tail = stream.read(size - start)
-    footer_at = tail.rfind(FOOTER)
-    if footer_at < 0:
+    if not tail.endswith(FOOTER):
         return None
+    footer_at = len(tail) - len(FOOTER)
     header_at = tail.rfind(HEADER, 0, footer_at)
     if header_at < 0:
         raise SignatureError(f"{source}: signature footer without a header")
-    length_at = header_at + len(HEADER)
-    if length_at + 4 > footer_at:
-        raise SignatureError(f"{source}: signature block truncated")
-    (length,) = struct.unpack_from("<I", tail, length_at)
-    der_at = length_at + 4
-    if der_at + length != footer_at:
-        raise SignatureError(f"{source}: signature block length {length} does not match its footer")
-    return SignatureBlock(
-        zip_length=start + header_at,
-        pkcs7_der=bytes(tail[der_at:footer_at]),
-        end=start + footer_at + len(FOOTER),
-    )
+    while header_at >= 0:
+        length_at = header_at + len(HEADER)
+        if length_at + 4 <= footer_at:
+            (length,) = struct.unpack_from("<I", tail, length_at)
+            der_at = length_at + 4
+            if der_at + length == footer_at:
+                return SignatureBlock(
+                    zip_length=start + header_at,
+                    pkcs7_der=bytes(tail[der_at:footer_at]),
+                    end=start + footer_at + len(FOOTER),
+                )
+        header_at = tail.rfind(HEADER, 0, header_at)
+    raise SignatureError(f"{source}: signature block length does not match its footer")
 
 
 def find_block_in_file(path: Path) -> SignatureBlock | None:
