@@ -391,6 +391,8 @@ def test_mismatched_key_and_bad_inputs(pki, tmp_path):
     garbage_after.write_bytes(make_bundle(tmp_path / "t.zip").read_bytes() + b"junk")
     with pytest.raises(SignatureError, match="not a zip archive"):
         sign_with(pki["rsa"], garbage_after)
+    with pytest.raises(UsageError, match="does not exist"):
+        sign_with(pki["rsa"], bundle, out=tmp_path / "missing" / "out.mcpb")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "demo.mcpb",
         "junk.pem",

@@ -141,6 +141,8 @@ def _damaged_block(f: BinaryIO, size: int) -> bool:
 @contextmanager
 def _atomic_output(target: Path, *, like: Path) -> Iterator[BinaryIO]:
     """A temp file beside ``target``, renamed over it only if the block exits cleanly."""
+    if not target.parent.is_dir():
+        raise UsageError(f"output directory {target.parent} does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
