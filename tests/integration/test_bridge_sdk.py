@@ -1,15 +1,27 @@
-"""The official Python SDK client (``mcp`` 2.x) against bridged stdio servers."""
+"""The official Python SDK client (``mcp`` 2.x) against bridged stdio servers.
+
+The client runs in its default connect mode, which probes ``server/discover`` first: the
+bridge must answer that probe with -32601 so the client falls back to ``initialize``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import TextContent
+from mcp.client.sse import sse_client
+from mcp.types import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    LoggingMessageNotificationParams,
+    TextContent,
+)
 
 from tests.support.servers import Bridge, bridged, echo_command
+from tests.support.stdio_peers import time_command
 
 MODES = [pytest.param((), id="shared"), pytest.param(("--stateful",), id="stateful")]
 
@@ -20,16 +32,115 @@ def echo_bridge(request: pytest.FixtureRequest):
         yield bridge
 
 
+@pytest.fixture(params=MODES, scope="module")
+def time_bridge(request: pytest.FixtureRequest):
+    with bridged(time_command(), *request.param) as bridge:
+        yield bridge
+
+
+def text_of(result: Any) -> str:
+    content = result.content[0]
+    assert isinstance(content, TextContent)
+    return content.text
+
+
+def run(scenario: Any, timeout: float = 30) -> Any:
+    return asyncio.run(asyncio.wait_for(scenario, timeout))
+
+
 def test_default_client_lists_and_calls_tools(echo_bridge: Bridge) -> None:
     async def scenario() -> tuple[list[str], str, str]:
         async with Client(echo_bridge.mcp_url) as client:
             tools = await client.list_tools()
             result = await client.call_tool("echo", {"word": "hello", "n": 3})
-            content = result.content[0]
-            assert isinstance(content, TextContent)
-            return [t.name for t in tools.tools], content.text, client.protocol_version
+            return [t.name for t in tools.tools], text_of(result), client.protocol_version
 
-    names, text, version = asyncio.run(asyncio.wait_for(scenario(), 30))
+    names, text, version = run(scenario())
     assert names == ["echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed"]
     assert json.loads(text) == {"n": 3, "word": "hello"}
     assert version == "2025-11-25"
+
+
+def test_progress_and_logging_reach_the_client(echo_bridge: Bridge) -> None:
+    progress: list[float] = []
+    logs: list[Any] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        logs.append(params.data)
+
+    async def scenario() -> str:
+        async with Client(echo_bridge.mcp_url, logging_callback=on_log) as client:
+            result = await client.call_tool("progress", {"steps": 3}, progress_callback=on_progress)
+            return text_of(result)
+
+    assert run(scenario()) == "done 3"
+    assert progress == [1, 2, 3]
+    assert logs == ["step 1", "step 2", "step 3"]
+
+
+def test_sampling_request_is_routed_to_the_asking_client(echo_bridge: Bridge) -> None:
+    async def scenario(name: str) -> str:
+        async def sample(context: Any, params: CreateMessageRequestParams) -> CreateMessageResult:
+            asked = params.messages[0].content
+            assert isinstance(asked, TextContent)
+            return CreateMessageResult(
+                role="assistant",
+                content=TextContent(type="text", text=f"{name} answers {asked.text}"),
+                model="test",
+            )
+
+        async with Client(echo_bridge.mcp_url, sampling_callback=sample) as client:
+            result = await client.call_tool("sample", {"prompt": f"question of {name}"})
+            return text_of(result)
+
+    async def both() -> list[str]:
+        return list(await asyncio.gather(scenario("alice"), scenario("bob")))
+
+    assert run(both()) == [
+        "sampled: alice answers question of alice",
+        "sampled: bob answers question of bob",
+    ]
+
+
+def test_legacy_sse_client(echo_bridge: Bridge) -> None:
+    async def scenario() -> tuple[list[str], str]:
+        async with Client(sse_client(echo_bridge.sse_url)) as client:
+            tools = await client.list_tools()
+            result = await client.call_tool("echo", {"via": "sse"})
+            return [t.name for t in tools.tools], text_of(result)
+
+    names, text = run(scenario())
+    assert "echo" in names
+    assert json.loads(text) == {"via": "sse"}
+
+
+def test_mcp_server_time_over_streamable_http(time_bridge: Bridge) -> None:
+    async def scenario() -> tuple[list[str], dict[str, Any]]:
+        async with Client(time_bridge.mcp_url) as client:
+            tools = await client.list_tools()
+            result = await client.call_tool("get_current_time", {"timezone": "UTC"})
+            return [t.name for t in tools.tools], json.loads(text_of(result))
+
+    names, answer = run(scenario(), 60)
+    assert "get_current_time" in names
+    assert "convert_time" in names
+    assert answer["timezone"] == "UTC"
+    assert answer["datetime"].endswith("+00:00")
+
+
+def test_mcp_server_time_over_legacy_sse(time_bridge: Bridge) -> None:
+    async def scenario() -> dict[str, Any]:
+        async with Client(sse_client(time_bridge.sse_url)) as client:
+            result = await client.call_tool(
+                "convert_time",
+                {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"},
+            )
+            return dict(json.loads(text_of(result)))
+
+    answer = run(scenario(), 60)
+    assert answer["source"]["timezone"] == "UTC"
+    assert answer["target"]["timezone"] == "Asia/Tokyo"
+    assert answer["target"]["datetime"][11:16] == "21:00"

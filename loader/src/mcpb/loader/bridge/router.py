@@ -9,9 +9,15 @@ routed by one rule:
 * ``*/list_changed`` goes to every attached session; ``notifications/resources/updated`` to the
   sessions that subscribed to that URI (all sessions when nobody did through the bridge);
 * everything else — logging, and server→client requests (sampling, elicitation, roots) — goes to
-  the *current owner*: the session whose most recent request is still in flight (on that
-  request's stream), else the session that sent the last request. A server→client request is
-  then answered only by that session; with no session at all the child gets an error at once.
+  the *current owner*: the session of the oldest request still in flight that can lead the
+  server to ask something back (``tools/call``, ``prompts/get``, ``resources/read``,
+  ``completion/complete``), delivered on that request's own stream; else the oldest request in
+  flight; else the session that sent the last request. The oldest, because the request that
+  waits on the client is the one that has been waiting longest, while quick requests from other
+  sessions come and go. A stdio server says nothing about which request a message belongs to, so
+  with several sessions calling tools at once in shared mode this is a best guess; ``--stateful``
+  makes it exact. A server→client request is answered only by the session it was routed to;
+  with no session at all the child gets an error at once.
 
 The child's ``initialize`` happens once: the first client's request goes through, its result is
 cached and replayed to later sessions (shared mode) with their own ids; the bridge itself sends
@@ -46,6 +52,8 @@ log = logging.getLogger("mcpb.bridge")
 #: A child that ran at least this long before crashing restarts after the shortest backoff.
 _STABLE_AFTER = 10.0
 _PROBE_TIMEOUT = 2.0
+#: Requests during which a server typically asks the client something (sampling, elicitation).
+_ASKS_BACK = frozenset({"tools/call", "prompts/get", "resources/read", "completion/complete"})
 
 
 class UpstreamUnavailableError(Exception):
@@ -63,6 +71,7 @@ class Pending:
     token: Any = None
     has_token: bool = False
     is_init: bool = False
+    asks_back: bool = False
     init_params: Any = None
     future: asyncio.Future[Message] | None = None
 
@@ -261,7 +270,10 @@ class Upstream:
     ) -> None:
         upstream_id = self._new_id()
         client_id = message["id"]
-        pending = Pending(upstream_id, client_id, session, sink, is_init=is_init)
+        method = message["method"]
+        pending = Pending(
+            upstream_id, client_id, session, sink, is_init=is_init, asks_back=method in _ASKS_BACK
+        )
         params = message.get("params")
         if isinstance(params, dict):
             meta = params.get("_meta")
@@ -272,7 +284,6 @@ class Upstream:
                 self._progress[upstream_id] = pending
             if is_init:
                 pending.init_params = params
-            method = message["method"]
             if method == "resources/subscribe" and isinstance(params.get("uri"), str):
                 session.subscriptions.add(params["uri"])
             elif method == "resources/unsubscribe":
@@ -461,9 +472,16 @@ class Upstream:
             self._deliver_interim(owner[0], owner[1], payload)
 
     def _owner(self) -> tuple[Session, Pending | None] | None:
-        for pending in reversed(self._pending.values()):
-            if pending.session is not None and not pending.session.closed:
+        fallback: Pending | None = None
+        for pending in self._pending.values():  # oldest first
+            if pending.session is None or pending.session.closed:
+                continue
+            if pending.asks_back:
                 return pending.session, pending
+            if fallback is None:
+                fallback = pending
+        if fallback is not None and fallback.session is not None:
+            return fallback.session, fallback
         session = self._last_session
         if session is not None and not session.closed:
             return session, None
