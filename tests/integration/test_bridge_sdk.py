@@ -62,11 +62,11 @@ def test_default_client_lists_and_calls_tools(echo_bridge: Bridge) -> None:
 
 
 def test_progress_and_logging_reach_the_client(echo_bridge: Bridge) -> None:
-    progress: list[float] = []
+    seen_progress: list[float] = []
     logs: list[Any] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen_progress.append(progress)
 
     async def on_log(params: LoggingMessageNotificationParams) -> None:
         logs.append(params.data)
@@ -77,7 +77,7 @@ def test_progress_and_logging_reach_the_client(echo_bridge: Bridge) -> None:
             return text_of(result)
 
     assert run(scenario()) == "done 3"
-    assert progress == [1, 2, 3]
+    assert seen_progress == [1, 2, 3]
     assert logs == ["step 1", "step 2", "step 3"]
 
 
