@@ -242,3 +242,18 @@ def test_unknown_user_config_key_exits_78(tmp_path: Path, process_bundle) -> Non
     assert proc.returncode == 78
     assert "MCPB_USER_CONFIG_GREETNG" in out
     assert not (tmp_path / "pids.json").exists()
+
+
+def test_sigterm_during_download_cleans_up_and_exits_0(tmp_path: Path) -> None:
+    path, sha = make_bundle(tmp_path / "b.mcpb", PROCESS_SERVER)
+    with faulty_server(FaultyServer(path.read_bytes(), plan=["stall"], stall=5)) as srv:
+        cache = tmp_path / "cache"
+        env = loader_env(BUNDLE_URL=srv.url, BUNDLE_SHA256=sha, MCPB_CACHE_DIR=str(cache))
+        proc = start_loader(env)
+        assert wait_for(lambda: len(srv.requests) == 1, 20)  # the download is under way
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 3
+    for sub in ("bundles", "trees", "staging"):
+        assert [p.name for p in (cache / sub).iterdir()] == [], sub

@@ -120,6 +120,7 @@ def obtain(config: LoaderConfig, *, machine: Machine | None = None) -> Obtained:
     machine = machine or Machine.current()
     cache = BundleCache(config.cache_dir)
     cache.prepare_dirs()
+    cache.sweep_staging()
     opts = FetchOptions(max_size=config.max_bundle_size)
     url = config.bundle_url
     shown = url if is_local(url) else redact(url)
@@ -383,15 +384,29 @@ async def _serve_http(config: LoaderConfig, prepared: Prepared, stop: asyncio.Ev
     return code
 
 
+class StopRequested(BaseException):
+    """Raised by a stop signal while preparing, so downloads and locks unwind cleanly."""
+
+
 def run_loader(config: LoaderConfig, *, machine: Machine | None = None) -> int:
-    """Prepare and serve; every outcome becomes an exit code (errors logged in one line)."""
+    """Prepare and serve; every outcome becomes an exit code (errors logged in one line).
+
+    A stop signal while the bundle is still being fetched or extracted unwinds through the
+    normal cleanup (temporary files removed, cache lock released) and exits 0.
+    """
+
+    def interrupt() -> None:
+        raise StopRequested
+
     try:
-        prepared = prepare(config, machine=machine)
+        with stop_signals(interrupt):
+            prepared = prepare(config, machine=machine)
         return asyncio.run(serve(config, prepared))
     except McpbError as err:
         log.error("%s", err.message)
         return exit_code_for(err)
-    except KeyboardInterrupt:
+    except (StopRequested, KeyboardInterrupt):
+        log.info("stopped before the server started")
         return EXIT_OK
 
 
