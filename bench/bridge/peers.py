@@ -2,42 +2,25 @@
 
 Peers are installed on first use into ``.cache/`` with the machine's configured package
 sources: npm packages through ``tests.support.npm``, PyPI packages into their own virtual
-environments (mcp-proxy needs ``mcp<2``, mcp-server-time needs ``mcp>=2.3``).
+environments through ``tests.support.pypi`` (mcp-proxy needs ``mcp<2``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.npm import npm_bin
+from tests.support.pypi import MCP_PROXY, MCP_SERVER_TIME, pypi_bin
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "bench"
 
 SUPERGATEWAY = "supergateway@4.0.0"
-MCP_PROXY = ("mcp-proxy==0.13.0", "mcp<2")
-MCP_SERVER_TIME = ("mcp-server-time==2026.10.19",)
 
 FAST_SERVER = REPO / "tests" / "support" / "fast_server.py"
-
-
-def venv_bin(name: str, requirements: tuple[str, ...], exe: str) -> Path:
-    """An executable from a cached virtual environment holding ``requirements``."""
-    root = CACHE / name
-    path = root / "bin" / exe
-    if not path.exists():
-        uv = shutil.which("uv")
-        if uv is None:
-            raise RuntimeError("uv is not on PATH")
-        subprocess.run([uv, "venv", "-q", str(root)], check=True)
-        py = str(root / "bin" / "python")
-        subprocess.run([uv, "pip", "install", "-q", "--python", py, *requirements], check=True)
-    return path
 
 
 @dataclass(frozen=True)
@@ -51,7 +34,7 @@ class Server:
 
 def servers() -> dict[str, Server]:
     """The stdio servers benchmarked behind every gateway."""
-    time_bin = venv_bin("mcp-server-time", MCP_SERVER_TIME, "mcp-server-time")
+    time_bin = pypi_bin("mcp-server-time", MCP_SERVER_TIME, "mcp-server-time")
     return {
         "fast": Server("fast", (sys.executable, str(FAST_SERVER)), "echo"),
         "time": Server("time", (str(time_bin), "--local-timezone", "UTC"), "time"),
@@ -80,7 +63,7 @@ class Gateway:
                 "--port", str(port), "--logLevel", "none",
             ]  # fmt: skip
         if self.name == "mcp-proxy":
-            proxy = venv_bin("mcp-proxy", MCP_PROXY, "mcp-proxy")
+            proxy = pypi_bin("mcp-proxy", MCP_PROXY, "mcp-proxy")
             return [
                 str(proxy), "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING",
                 "--pass-environment", "--", *server.argv,

@@ -1,0 +1,198 @@
+"""The official TypeScript SDK client (npm) against bridged real servers, in both process modes.
+
+``tests/support/ts_client/client.mjs`` drives ``@modelcontextprotocol/sdk``'s
+``StreamableHTTPClientTransport`` and ``SSEClientTransport`` against ``mcpb bridge`` in front of
+``@modelcontextprotocol/server-everything`` (stdio) and ``mcp-server-time`` (PyPI), and prints
+what it saw as JSON; the assertions are here. One client run per mode × transport covers tools,
+resources, prompts, progress, logging, sampling, elicitation and cancellation.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.servers import Bridge, bridged
+from tests.support.stdio_peers import everything_command, time_command
+from tests.support.ts_client import run_ts_client
+
+pytestmark = pytest.mark.slow
+
+MODES = [pytest.param((), id="shared"), pytest.param(("--stateful",), id="stateful")]
+TRANSPORTS = ["streamable", "sse"]
+
+
+def _url(bridge: Bridge, transport: str) -> str:
+    return bridge.mcp_url if transport == "streamable" else bridge.sse_url
+
+
+@pytest.fixture(scope="module", params=MODES)
+def everything_bridge(request: pytest.FixtureRequest):
+    with bridged(everything_command(), *request.param) as bridge:
+        yield bridge
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def seen(everything_bridge: Bridge, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """What the TS client observed in the ``everything`` scenario over one transport."""
+    return run_ts_client(_url(everything_bridge, request.param), request.param, "everything")
+
+
+def _ok(seen: dict[str, Any], step: str) -> Any:
+    value = seen[step]
+    assert not (isinstance(value, dict) and "error" in value), f"{step} failed: {value}"
+    return value
+
+
+def test_connects_through_the_bridge(seen: dict[str, Any]) -> None:
+    assert seen["serverInfo"]["name"] == "mcp-servers/everything"
+    if seen["transport"] == "streamable":
+        # The bridge's own session id, not the child's (stdio has none).
+        assert isinstance(seen["sessionId"], str)
+        assert len(seen["sessionId"]) >= 16
+
+
+def test_tools_list_and_call(seen: dict[str, Any]) -> None:
+    tools = _ok(seen, "tools")
+    for name in ("echo", "get-sum", "trigger-long-running-operation", "toggle-simulated-logging"):
+        assert name in tools
+    # Registered by the child only after it saw the client's sampling/elicitation capabilities.
+    assert "trigger-sampling-request" in tools
+    assert "trigger-elicitation-request" in tools
+    assert _ok(seen, "echo") == ["Echo: hello bridge"]
+    assert _ok(seen, "sum") == ["The sum of 2 and 40 is 42."]
+    assert _ok(seen, "unknownTool")["isError"] is True
+    assert "no-such-tool" in seen["unknownTool"]["text"][0]
+
+
+def test_resources(seen: dict[str, Any]) -> None:
+    assert "demo://resource/static/document/features.md" in _ok(seen, "resources")
+    assert _ok(seen, "templates") == [
+        "demo://resource/dynamic/text/{resourceId}",
+        "demo://resource/dynamic/blob/{resourceId}",
+    ]
+    (content,) = _ok(seen, "read")
+    assert content["uri"] == "demo://resource/dynamic/text/7"
+    assert content["text"].startswith("Resource 7: This is a plaintext resource")
+
+
+def test_prompts(seen: dict[str, Any]) -> None:
+    assert _ok(seen, "prompts") == [
+        "simple-prompt",
+        "args-prompt",
+        "completable-prompt",
+        "resource-prompt",
+    ]
+    assert _ok(seen, "prompt") == ["What's weather in Lyon, Rhone?"]
+
+
+def test_progress_notifications(seen: dict[str, Any]) -> None:
+    progress = _ok(seen, "progress")
+    assert progress["text"] == ["Long running operation completed. Duration: 1 seconds, Steps: 4."]
+    if seen["transport"] == "streamable":
+        assert progress["progress"] == [[1, 4], [2, 4], [3, 4], [4, 4]]
+    else:
+        # server-everything served directly over legacy SSE shows the same: the TS client
+        # drops the last step, which lands after the result. Order and values must hold.
+        assert progress["progress"] in ([[1, 4], [2, 4], [3, 4]], [[1, 4], [2, 4], [3, 4], [4, 4]])
+
+
+def test_logging_notifications(seen: dict[str, Any]) -> None:
+    logging = _ok(seen, "logging")
+    assert logging["started"][0].startswith("Started simulated, random-leveled logging")
+    assert logging["logs"], "no notifications/message reached the client within 4 s"
+    levels = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
+    for entry in logging["logs"]:
+        assert entry["level"] in levels
+        assert "message" in entry["data"]
+
+
+def test_sampling_round_trip(seen: dict[str, Any]) -> None:
+    sampling = _ok(seen, "sampling")
+    assert sampling["asked"] == ["Resource trigger-sampling-request context: what is 6x7"]
+    result = json.loads(sampling["text"][0].split("\n", 1)[1])
+    assert result == {
+        "model": "model-A",
+        "role": "assistant",
+        "content": {"type": "text", "text": "sampled-by-A"},
+    }
+
+
+def test_elicitation_round_trip(seen: dict[str, Any]) -> None:
+    elicitation = _ok(seen, "elicitation")
+    assert elicitation["asked"] == ["Please provide inputs for the following fields:"]
+    assert elicitation["text"][0] == "✅ User provided the requested information!"
+    assert "- Name: Ada A" in elicitation["text"][1]
+    assert "- Favorite Integer: 7" in elicitation["text"][1]
+
+
+def test_cancellation(seen: dict[str, Any]) -> None:
+    cancel = _ok(seen, "cancel")
+    # The 4 s operation was aborted after 300 ms: the client gives up at once ...
+    assert "rejected" in cancel, cancel
+    assert "test cancels" in cancel["rejected"]
+    assert cancel["elapsedMs"] < 2000
+    # ... and the session keeps serving right after.
+    assert cancel["pingMs"] < 2000
+    assert cancel["after"] == ["Echo: after cancel"]
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param(
+            (),
+            id="shared",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="bridge bug: in shared mode a sampling request is sent to the session "
+                "whose request is most recent, not the one whose tools/call triggered it, so "
+                "client B answers (and sees the prompt of) client A",
+            ),
+        ),
+        pytest.param(("--stateful",), id="stateful"),
+    ],
+)
+def test_two_clients_get_their_own_sampling_and_progress(mode: tuple[str, ...]) -> None:
+    with bridged(everything_command(), *mode) as bridge:
+        seen = run_ts_client(bridge.mcp_url, "streamable", "pair")
+    assert seen["sessionIds"][0] != seen["sessionIds"][1]
+    # Progress tokens are per client: each sees only its own operation's steps.
+    assert _ok(seen["A"], "progress") == [[1, 2], [2, 2]]
+    assert _ok(seen["B"], "progress") == [[1, 3], [2, 3], [3, 3]]
+    for tag in ("A", "B"):
+        assert _ok(seen[tag], "echo") == [f"Echo: I am {tag}"]
+        sampling = _ok(seen[tag], "sampling")
+        # Each client's handler was asked exactly its own question, and answered its own call.
+        assert sampling["asked"] == [
+            f"Resource trigger-sampling-request context: question from {tag}"
+        ]
+        assert f'"text": "sampled-by-{tag}"' in sampling["text"][0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_mcp_server_time(mode: tuple[str, ...], transport: str) -> None:
+    with bridged(time_command(), *mode) as bridge:
+        seen = run_ts_client(_url(bridge, transport), transport, "time")
+    assert seen["serverInfo"]["name"] == "mcp-time"
+    assert _ok(seen, "tools") == ["get_current_time", "convert_time"]
+    now = _ok(seen, "now")
+    assert now["isError"] is False
+    assert json.loads(now["text"][0])["timezone"] == "UTC"
+    convert = _ok(seen, "convert")
+    assert convert["isError"] is False
+    converted = json.loads(convert["text"][0])
+    source = datetime.fromisoformat(converted["source"]["datetime"])
+    target = datetime.fromisoformat(converted["target"]["datetime"])
+    assert (source.hour, source.minute) == (12, 0)
+    assert source == target  # the same instant, seen from Paris and from Tokyo
+    assert target.utcoffset() == timedelta(hours=9)
+    offset = target.utcoffset() - source.utcoffset()  # type: ignore[operator]
+    assert converted["time_difference"] == f"+{offset.total_seconds() / 3600:.1f}h"
+    bad = _ok(seen, "badZone")
+    assert bad["isError"] is True
+    assert "Mars/Olympus" in bad["text"][0]
