@@ -185,6 +185,15 @@ def test_refuses_to_sign_twice_and_leaves_the_file(pki, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mcpb"]
 
 
+def test_comment_without_room_for_the_block_is_refused(pki, tmp_path):
+    bundle = make_bundle(tmp_path / "demo.mcpb", comment=b"c" * 65000)
+    original = bundle.read_bytes()
+    with pytest.raises(SignatureError, match="zip comment too long"):
+        sign_with(pki["rsa"], bundle)
+    assert bundle.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mcpb"]
+
+
 def test_unsign_unsigned_is_an_error(tmp_path):
     bundle = make_bundle(tmp_path / "demo.mcpb")
     with pytest.raises(SignatureError, match="not signed"):
