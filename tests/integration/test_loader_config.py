@@ -1,0 +1,135 @@
+"""Loader configuration from the environment, and user_config values from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpb.bundle.errors import PlaceholderError, UsageError
+from mcpb.bundle.manifest import parse_manifest
+from mcpb.loader.app import EXIT_CODES, exit_code_for, user_config_values
+from mcpb.loader.config import LoaderConfig, default_cache_dir, from_env
+from tests.support.loader_bundles import manifest
+
+SHA = "ab" * 32
+BASE = {"BUNDLE_URL": "https://example.test/b.mcpb", "BUNDLE_SHA256": SHA, "HOME": "/h"}
+
+
+def test_defaults_for_images_and_local() -> None:
+    cfg = from_env({**BASE, "XDG_CACHE_HOME": "/xdg"})
+    assert (cfg.host, cfg.port, cfg.mcp_path) == ("0.0.0.0", 8000, "/mcp")
+    assert cfg.cache_dir == Path("/xdg/mcpb")
+    assert cfg.sha256 == SHA
+    assert not cfg.allow_unverified
+    assert from_env(BASE, local=True).host == "127.0.0.1"
+
+
+def test_values_are_parsed() -> None:
+    cfg = from_env(
+        {
+            **BASE,
+            "BUNDLE_SHA256": "SHA256:" + SHA.upper(),
+            "PORT": "9001",
+            "HOST": "::1",
+            "MCP_PATH": "/x/mcp",
+            "MCPB_CACHE_DIR": "/cache",
+            "XDG_CACHE_HOME": "/ignored",
+            "MCPB_USER_CONFIG": '{"a": 1, "b": [true]}',
+            "MCPB_USER_CONFIG_API_KEY": "s3cret",
+            "MCPB_STOP_GRACE": "2.5",
+            "MCPB_MAX_BUNDLE_SIZE": "1000",
+        }
+    )
+    assert cfg.sha256 == SHA
+    assert (cfg.host, cfg.port, cfg.mcp_path) == ("::1", 9001, "/x/mcp")
+    assert cfg.cache_dir == Path("/cache")
+    assert cfg.user_config == {"a": 1, "b": [True]}
+    assert cfg.user_config_strings == {"API_KEY": "s3cret"}
+    assert (cfg.stop_grace, cfg.max_bundle_size) == (2.5, 1000)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"BUNDLE_URL": ""}, "BUNDLE_URL"),
+        ({"BUNDLE_SHA256": ""}, "MCPB_ALLOW_UNVERIFIED=1"),
+        ({"BUNDLE_SHA256": "abc"}, "BUNDLE_SHA256"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"MCP_PATH": "mcp"}, "MCP_PATH"),
+        ({"MCPB_ALLOW_UNVERIFIED": "maybe"}, "MCPB_ALLOW_UNVERIFIED"),
+        ({"MCPB_USER_CONFIG": "{oops"}, "MCPB_USER_CONFIG: invalid JSON at line 1:2"),
+        ({"MCPB_USER_CONFIG": "[1]"}, "MCPB_USER_CONFIG: expected a JSON object"),
+        ({"MCPB_STOP_GRACE": "-1"}, "MCPB_STOP_GRACE"),
+        ({"MCPB_MAX_BUNDLE_SIZE": "1.5"}, "MCPB_MAX_BUNDLE_SIZE"),
+    ],
+)
+def test_bad_variables_are_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(UsageError) as err:
+        from_env({**BASE, **env})
+    assert named in str(err.value)
+    assert exit_code_for(err.value) == 64
+
+
+def test_unverified_needs_the_explicit_switch() -> None:
+    cfg = from_env({**BASE, "BUNDLE_SHA256": "", "MCPB_ALLOW_UNVERIFIED": "1"})
+    assert cfg.sha256 is None
+    assert cfg.allow_unverified
+
+
+def test_cache_dir_fallback_to_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir({}) == tmp_path / ".cache" / "mcpb"
+
+
+def test_user_config_json_and_per_key_variables_merge() -> None:
+    data = manifest()
+    data["user_config"]["count"] = {
+        "type": "number",
+        "title": "Count",
+        "description": "how many",
+        "min": 1,
+        "max": 10,
+    }
+    m = parse_manifest(data)
+    cfg = LoaderConfig(
+        bundle_url="x",
+        user_config={"greeting": "from-json", "count": 2},
+        user_config_strings={"COUNT": "7"},
+    )
+    assert user_config_values(cfg, m) == {"greeting": "from-json", "count": 7}
+    too_big = LoaderConfig(bundle_url="x", user_config_strings={"COUNT": "70"})
+    with pytest.raises(PlaceholderError, match="count"):
+        user_config_values(too_big, m)
+    unknown = LoaderConfig(bundle_url="x", user_config={"nope": 1})
+    with pytest.raises(PlaceholderError, match="nope"):
+        user_config_values(unknown, m)
+
+
+def test_exit_codes_per_error_family() -> None:
+    from mcpb.bundle.errors import (
+        ArchiveError,
+        FetchError,
+        IncompatibleError,
+        IntegrityError,
+        McpbError,
+        UnsafeArchiveError,
+    )
+    from mcpb.loader.cache import CacheError
+
+    assert {cls.__name__: code for cls, code in EXIT_CODES}["PlaceholderError"] == 78
+    cases = {
+        UsageError("x"): 64,
+        IntegrityError("x"): 65,
+        ArchiveError("x"): 66,
+        UnsafeArchiveError("x"): 66,
+        IncompatibleError("x"): 67,
+        FetchError("x"): 69,
+        McpbError("x"): 70,
+        CacheError("x"): 73,
+        PlaceholderError("x"): 78,
+    }
+    assert {type(e).__name__: exit_code_for(e) for e in cases} == {
+        type(e).__name__: c for e, c in cases.items()
+    }
