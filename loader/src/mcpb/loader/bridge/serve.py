@@ -25,12 +25,16 @@ from mcpb.loader.bridge.http import create_app
 log = logging.getLogger("mcpb.bridge")
 
 
-class _QuietServer(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to whoever runs the event loop."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+#: Former private name, still imported by :mod:`mcpb.loader.app`.
+_QuietServer = QuietServer
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -75,7 +79,7 @@ async def serve_bridge(
     sock = bind_socket(config.host, config.port)
     try:
         await app.startup()
-        server = _QuietServer(_uvicorn_config(app, config))
+        server = QuietServer(_uvicorn_config(app, config))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             while not server.started:
