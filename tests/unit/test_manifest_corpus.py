@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpb.bundle.manifest import SUPPORTED_VERSIONS, json_path, validate_manifest_data
+from tests.data.manifests import cases
+from tests.data.manifests.invalid_cases import INVALID as INVALID_CASES
 from tests.data.manifests.official import (
     corpus,
     expected_paths,
@@ -43,6 +45,15 @@ def test_corpus_covers_every_version_and_enough_cases() -> None:
     versions = {load(p).get("manifest_version") or load(p).get("dxt_version") for p in VALID}
     assert set(SUPPORTED_VERSIONS) <= versions
     assert sorted(expected_paths()) == sorted(p.name for p in INVALID)
+
+
+def test_corpus_files_match_their_definitions() -> None:
+    """The JSON files are written by make_corpus.py from cases.py and invalid_cases.py."""
+    assert {p.stem: load(p) for p in VALID} == cases.VALID
+    assert {p.stem: load(p) for p in INVALID} == {k: v[0] for k, v in INVALID_CASES.items()}
+    assert {p.stem: load(p) for p in corpus("reference/valid")} == cases.REFERENCE_VALID
+    assert {p.stem: load(p) for p in corpus("reference/invalid")} == cases.REFERENCE_INVALID
+    assert expected_paths() == {f"{k}.json": sorted(v[1]) for k, v in INVALID_CASES.items()}
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
