@@ -291,3 +291,16 @@ def test_yes_never_prompts_even_on_a_terminal(tmp_path: Path) -> None:
         os.close(master)
     assert b"[" not in out  # no "Question [default]:" prompt was shown
     assert read_manifest(tmp_path)["name"] == tmp_path.name
+
+
+def test_no_prompt_when_stdin_is_really_closed(tmp_path: Path) -> None:
+    """fd 0 closed (``<&-``), not just /dev/null: Python starts with ``sys.stdin = None``."""
+    script = 'exec "$@" <&-'
+    proc = subprocess.run(
+        ["sh", "-c", script, "sh", *MCPB, "init", str(tmp_path), "--type", "node"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert read_manifest(tmp_path)["server"]["type"] == "node"  # type: ignore[index]

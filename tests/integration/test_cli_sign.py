@@ -212,3 +212,19 @@ def test_wrong_key_for_certificate_is_refused(bundle: Path, chain: Chain) -> Non
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert bundle.read_bytes() == original
+
+
+def test_ignore_signature_extracts_a_bundle_whose_signature_is_broken(
+    bundle: Path, chain: Chain, tmp_path: Path
+) -> None:
+    size_before = bundle.stat().st_size
+    assert sign_with_chain(bundle, chain).exit_code == 0
+    data = bytearray(bundle.read_bytes())
+    data[size_before + 100] ^= 0x01  # inside the DER signature: the zip itself is intact
+    bundle.write_bytes(bytes(data))
+    result = run("unpack", bundle, tmp_path / "refused")
+    assert result.exit_code == 1
+    assert not (tmp_path / "refused").exists()
+    result = run("unpack", bundle, tmp_path / "forced", "--ignore-signature")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "forced" / "index.js").read_text() == "console.log('hi')\n" * 50
