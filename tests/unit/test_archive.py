@@ -256,3 +256,14 @@ def test_entry_order_puts_sidecar_then_manifest_last() -> None:
         ".mcpb-toolchain.json",
         "manifest.json",
     ]
+
+
+def test_bytes_do_not_depend_on_how_the_data_is_read(tmp_path: Path) -> None:
+    """A file streamed in 1 MiB reads and the same content given at once give one archive."""
+    content = random.Random(7).randbytes(1 << 20) + b"text line\n" * 300_000
+    src = tmp_path / "big.bin"
+    src.write_bytes(content)
+    a = write_archive([Entry.from_file("big.bin", src)], tmp_path / "a.mcpb")
+    b = write_archive([Entry.from_bytes("big.bin", content)], tmp_path / "b.mcpb")
+    assert a.sha256 == b.sha256
+    assert a.uncompressed_size == len(content)

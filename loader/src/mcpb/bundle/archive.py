@@ -15,8 +15,9 @@ The same inputs give the same bytes on any machine with the same zlib:
 - there are no directory entries: directories are implied by file paths. The reference CLI
   writes none either and its ``unpack`` cannot handle them, and leaving them out removes one
   more thing (directory modes and order) that could vary between machines;
-- file data is read in fixed-size chunks, so deflate sees the same input splits everywhere and
-  memory stays bounded however large the tree.
+- file data is streamed in 1 MiB chunks, so memory stays bounded however large the tree; the
+  deflate stream does not depend on how the input was split (a test checks it), only on the
+  level and the zlib implementation (zlib-ng, for one, produces different bytes).
 
 The archive is written to a temporary file in the destination directory and renamed into place
 only when complete; on any error the temporary file is removed and the destination untouched.
