@@ -179,3 +179,31 @@ def test_bridge_stop_reaps_every_child() -> None:
         assert bridge.stop() == 0
     for pid in children:
         assert not os.path.exists(f"/proc/{pid}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deleting_a_session_answers_its_request_in_flight(mode) -> None:
+    with bridged(echo_command(), *mode) as bridge, httpx.Client(timeout=30) as http:
+        sid = initialize(http, bridge.mcp_url)
+
+        async def scenario() -> dict[str, Any]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                slow = asyncio.create_task(
+                    client.post(
+                        bridge.mcp_url, json=call(1, "sleep", {"seconds": 3}), headers=headers(sid)
+                    )
+                )
+                await asyncio.sleep(0.3)
+                deleted = await client.delete(bridge.mcp_url, headers=headers(sid))
+                assert deleted.status_code == 200
+                started = time.monotonic()
+                body: dict[str, Any] = (await asyncio.wait_for(slow, 10)).json()
+                assert time.monotonic() - started < 2
+                return body
+
+        answer = asyncio.run(scenario())
+        assert answer["id"] == 1
+        assert answer["error"]["message"] == "the session ended"
+        other = initialize(http, bridge.mcp_url)
+        ok = http.post(bridge.mcp_url, json=call(2, "echo", {"n": 2}), headers=headers(other))
+        assert json.loads(tool_text(ok.json())) == {"n": 2}

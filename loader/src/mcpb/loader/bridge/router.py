@@ -165,8 +165,8 @@ class Upstream:
         if self._last_session is session:
             self._last_session = None
         for pending in list(session.inflight.values()):
-            if pending.sink is not None:
-                pending.sink.closed = True
+            # Wake the HTTP request still waiting; the child's late answer is then dropped.
+            self._finish(pending, self._error_for(pending, "the session ended"))
             if self._closing or self._child is None:
                 continue
             self._send_to_child(
