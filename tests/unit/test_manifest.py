@@ -111,6 +111,20 @@ def test_dump_round_trips_every_valid_case(path: Path) -> None:
     assert list(dumped) == [k for k in order if k in data]
 
 
+def test_dump_sees_in_place_changes_and_assignments() -> None:
+    m = parse_manifest(load(corpus("valid")[0].with_name("v03-minimal.json")))
+    m.meta["dev.example/v1"] = {"arch": "arm64"}
+    m.server.mcp_config.env["PYTHONPATH"] = "lib"
+    m.display_name = "Hello"
+    dumped = dump_manifest(m)
+    assert dumped["_meta"] == {"dev.example/v1": {"arch": "arm64"}}
+    assert dumped["server"]["mcp_config"]["env"] == {"PYTHONPATH": "lib"}
+    assert dumped["display_name"] == "Hello"
+    assert list(dumped).index("display_name") == list(dumped).index("name") + 1
+    assert "user_config" not in dumped and "tools" not in dumped
+    assert parse_manifest(dumped).meta == m.meta
+
+
 def test_dump_keeps_integers_integers() -> None:
     data = load(corpus("valid")[0].with_name("user-config-number-defaults.json"))
     text = json.dumps(dump_manifest(parse_manifest(data)))

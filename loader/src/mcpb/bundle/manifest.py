@@ -80,7 +80,7 @@ def _check_default(value: object) -> str | int | float | bool | list[str]:
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 raise PydanticCustomError(
-                    "default_type",
+                    "default_item",
                     "an array default holds strings only; item {index} is {kind}",
                     {"index": index, "kind": _json_type(item)},
                 )
@@ -340,8 +340,35 @@ def load_manifest(path: Path) -> Manifest:
 
 
 def dump_manifest(manifest: Manifest) -> dict[str, Any]:
-    """JSON-ready data: keys as in the file, only those that were set, in schema order."""
-    return manifest.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    """JSON-ready data: keys as in the file, in schema order, only those that were set.
+
+    A key counts as set when the input had it, when it was assigned, or when its value no
+    longer equals the default (so ``m.meta["x"] = {...}`` in place is written too). The
+    resolved ``manifest_version`` is written only if the input or an assignment set it.
+    """
+    return _dump_model(manifest)
+
+
+def _dump_model(model: BaseModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if name not in model.model_fields_set and (
+            name == "manifest_version" or value == field.get_default(call_default_factory=True)
+        ):
+            continue
+        out[field.alias or name] = _dump_value(value)
+    return out
+
+
+def _dump_value(value: object) -> Any:
+    if isinstance(value, BaseModel):
+        return _dump_model(value)
+    if isinstance(value, dict):
+        return {key: _dump_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dump_value(item) for item in value]
+    return value
 
 
 def json_path(loc: Sequence[str | int]) -> str:
