@@ -168,7 +168,7 @@ class Bundle:
         tail = self._view.read(tail_len)
         at = tail.rfind(_EOCD)
         if at < 0 or at + 22 > len(tail):
-            raise ArchiveError(f"{self.source}: not a zip (no end of central directory record)")
+            raise ArchiveError(f"{self.source}: not a zip, or truncated (no end record)")
         _, _, _, count, cd_size, _, comment_len = struct.unpack_from("<4H2IH", tail, at + 4)
         end = self.zip_length - tail_len + at + 22 + comment_len
         allowed = {self.zip_length}
