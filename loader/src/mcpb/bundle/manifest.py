@@ -6,7 +6,8 @@ and the version gates of the spec apply (``privacy_policies`` from 0.2, ``icons`
 ``localization`` and ``_meta`` from 0.3, ``server.type: "uv"`` from 0.4). Which schema applies
 is decided the way the reference CLI decides it: ``manifest_version`` when it names a supported
 version, otherwise the deprecated ``dxt_version``; a manifest naming neither is invalid.
-Format checks (``email``, ``uri``) follow the reference validator; see ``manifest_formats``.
+Format checks (``email``, ``uri``) follow the reference validator (see ``manifest_formats``),
+and patterns have their JSON Schema (ECMAScript) meaning: ``[0-9]`` digits, ``$`` only at the end.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _check_default(value: object) -> str | int | float | bool | list[str]:
                     "an array default holds strings only; item {index} is {kind}",
                     {"index": index, "kind": _json_type(item)},
                 )
-        return value
+        return list(value)
     raise PydanticCustomError(
         "default_type", "expected a string, a number, a boolean or an array of strings"
     )
