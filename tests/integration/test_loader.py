@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -257,3 +259,47 @@ def test_sigterm_during_download_cleans_up_and_exits_0(tmp_path: Path) -> None:
         assert time.monotonic() - started < 3
     for sub in ("bundles", "trees", "staging"):
         assert [p.name for p in (cache / sub).iterdir()] == [], sub
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if ppid(int(entry.name)) == pid:
+                    found.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def test_as_pid1_in_a_pid_namespace(tmp_path: Path, process_bundle: tuple[Path, str]) -> None:
+    """The real container situation: the loader is PID 1 of its PID namespace."""
+    probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a PID namespace here: {probe.stderr.decode().strip()}")
+    port = free_port()
+    env = process_env(tmp_path, process_bundle, port)
+    proc = start_loader(env, "unshare", "--pid", "--fork", sys.executable, "-m", "mcpb.loader")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ready", proc)
+        [loader] = children_of(proc.pid)
+        nspid = Path(f"/proc/{loader}/status").read_text().split("NSpid:")[1].split("\n")[0]
+        assert nspid.split()[-1] == "1"  # PID 1 inside its namespace
+        read_pids(tmp_path / "pids.json")
+        # the orphaned `sleep` was re-parented to PID 1 (our init), then reaped when it exited
+        orphans = [p for p in children_of(loader) if comm(p) == "sleep"]
+        assert len(orphans) == 1
+        assert wait_for(lambda: not exists(orphans[0]), 10), "orphan left as a zombie"
+        started = time.monotonic()
+        os.kill(loader, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -125,8 +125,14 @@ def _supervise(worker: int, grace: float, blocked: set[int | signal.Signals]) ->
 
 
 def child_pids() -> list[int]:
-    """Processes whose parent is this process (from /proc)."""
+    """Processes whose parent is this process, from /proc; [] when /proc shows another PID
+    namespace (a PID namespace without its own /proc mount): its numbers would not be ours."""
     me = os.getpid()
+    try:
+        if Path("/proc/self").readlink().name != str(me):
+            return []
+    except OSError:
+        return []
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -142,39 +148,45 @@ def child_pids() -> list[int]:
     return found
 
 
-def _reap_nohang() -> None:
+def reap_exited() -> bool:
+    """Reap every child that has exited; True while children remain."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
+
+
+def _signal_children(sig: signal.Signals, already: set[int]) -> None:
+    if os.getpid() == 1:
+        # PID 1: every process of our PID namespace except ourselves, however deep; once
+        if not already:
+            already.add(-1)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, sig)
+        return
+    for pid in child_pids():
+        if pid not in already:
+            already.add(pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
 
 def stop_leftovers(grace: float) -> None:
-    """SIGTERM every remaining child (re-parented orphans), SIGKILL after ``grace``, reap all."""
-    deadline = time.monotonic() + grace
-    sent_term: set[int] = set()
-    while True:
-        _reap_nohang()
-        pids = child_pids()
-        if not pids:
-            return
-        late = time.monotonic() >= deadline
-        for pid in pids:
-            if late or pid in sent_term:
-                sig = signal.SIGKILL if late else None
-            else:
-                sig = signal.SIGTERM
-                sent_term.add(pid)
-            if sig is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-        time.sleep(0.05)
-        if late and time.monotonic() > deadline + 5:
-            log.error("children %s survived SIGKILL", pids)
-            return
+    """SIGTERM what is left (re-parented orphans), SIGKILL it after ``grace``, reap it all."""
+    if not reap_exited():
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        signalled: set[int] = set()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _signal_children(sig, signalled)  # new orphans keep arriving as parents die
+            if not reap_exited():
+                return
+            time.sleep(0.05)
+    log.error("child processes survived SIGKILL")
 
 
 class ServerProcess:
