@@ -232,29 +232,14 @@ def _read_until(fd: int, needle: bytes, buffer: bytearray, timeout: float = 30) 
             buffer.extend(chunk)
 
 
-@pytest.mark.timeout(120)
-def test_prompts_on_a_terminal(tmp_path: Path) -> None:
-    """On a real pseudo-terminal, init asks for every value not given by a flag."""
-    (tmp_path / "package.json").write_text(json.dumps({"name": "pkg-name", "version": "3.0.0"}))
+def on_terminal(args: list[str], dialogue: list[tuple[bytes, bytes]]) -> bytes:
+    """Run ``mcpb ARGS`` on a pseudo-terminal, answer each prompt, return everything shown."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [*MCPB, "init", str(tmp_path), "--name", "flag-name"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
-    )
+    proc = subprocess.Popen([*MCPB, *args], stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     out = bytearray()
     try:
-        answers = [
-            (b"Version [3.0.0]: ", b"\n"),  # accept the inferred default
-            (b"Description [flag-name MCP server]: ", b"Typed on a TTY\n"),
-            (b"Author name [Unknown Author]: ", b"Tty User <tty@example.org>\n"),
-            (b"Server type (python, node, binary) [node]: ", b"python\n"),
-            (b"Entry point [server/main.py]: ", b"app/run.py\n"),
-        ]
-        for prompt, answer in answers:
+        for prompt, answer in dialogue:
             _read_until(master, prompt, out)
             os.write(master, answer)
         _read_until(master, b"next: mcpb validate", out)
@@ -264,6 +249,21 @@ def test_prompts_on_a_terminal(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         os.close(master)
+    return bytes(out)
+
+
+@pytest.mark.timeout(120)
+def test_prompts_on_a_terminal(tmp_path: Path) -> None:
+    """On a real pseudo-terminal, init asks for every value not given by a flag."""
+    (tmp_path / "package.json").write_text(json.dumps({"name": "pkg-name", "version": "3.0.0"}))
+    dialogue = [
+        (b"Version [3.0.0]: ", b"\n"),  # accept the inferred default
+        (b"Description [flag-name MCP server]: ", b"Typed on a TTY\n"),
+        (b"Author name [Unknown Author]: ", b"Tty User <tty@example.org>\n"),
+        (b"Server type (python, node, binary) [node]: ", b"python\n"),
+        (b"Entry point [server/main.py]: ", b"app/run.py\n"),
+    ]
+    out = on_terminal(["init", str(tmp_path), "--name", "flag-name"], dialogue)
     assert b"Bundle name" not in out  # given by --name: not asked
     data = read_manifest(tmp_path)
     assert data["name"] == "flag-name"
@@ -275,20 +275,7 @@ def test_prompts_on_a_terminal(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_yes_never_prompts_even_on_a_terminal(tmp_path: Path) -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [*MCPB, "init", str(tmp_path), "--yes"], stdin=slave, stdout=slave, stderr=slave
-    )
-    os.close(slave)
-    out = bytearray()
-    try:
-        _read_until(master, b"next: mcpb validate", out)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+    out = on_terminal(["init", str(tmp_path), "--yes"], [])
     assert b"[" not in out  # no "Question [default]:" prompt was shown
     assert read_manifest(tmp_path)["name"] == tmp_path.name
 

@@ -210,3 +210,20 @@ def test_json_output_lists_errors(tmp_path: Path) -> None:
     payload = json.loads(result.stdout)
     assert payload["valid"] is False
     assert [e["path"] for e in payload["errors"]] == ["description"]
+
+
+def test_paths_with_spaces_and_path_lists(tmp_path: Path) -> None:
+    data = manifest()
+    config = data["server"]["mcp_config"]
+    config["args"] = ["${__dirname}/server/index.js", "${__dirname}/my data/conf file.json"]
+    config["env"] = {"NODE_PATH": "${__dirname}/node_modules:${__dirname}/extra libs"}
+    root = project(tmp_path / "p", data, {"node_modules/a": b""})
+    assert [str(w) for w in validate_path(root).warnings] == [
+        "server.mcp_config.args[1]: my data/conf file.json: does not exist",
+        "server.mcp_config.env.NODE_PATH: extra libs: does not exist",
+    ]
+    (root / "my data").mkdir()
+    (root / "my data" / "conf file.json").write_text("{}")
+    (root / "extra libs").mkdir()
+    (root / "extra libs" / "x.js").write_text("1")
+    assert validate_path(root).warnings == ()

@@ -37,8 +37,10 @@ BUNDLE_SUFFIXES = (".mcpb", ".dxt", ".zip")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _SEP_TOKEN = r"(?:/|\$\{/\}|\$\{pathSeparator\})"  # noqa: S105
+# A path runs to the end of the string (one argv item or one command may contain spaces), to a
+# ':' or ';' (path lists in env values), a quote, or the next placeholder.
 _DIRNAME_PATH = re.compile(
-    r"\$\{__dirname\}(" + _SEP_TOKEN + r"(?:[^\s:;,=\"'$]|" + _SEP_TOKEN + r")*)"
+    r"\$\{__dirname\}(" + _SEP_TOKEN + r"(?:[^:;\"'$]|" + _SEP_TOKEN + r")*)"
 )
 _SEP = re.compile(r"\$\{(?:/|pathSeparator)\}")
 
