@@ -16,12 +16,13 @@ from mcp.client.sse import sse_client
 from mcp.types import (
     CreateMessageRequestParams,
     CreateMessageResult,
+    ElicitResult,
     LoggingMessageNotificationParams,
     TextContent,
 )
 
 from tests.support.servers import Bridge, bridged, echo_command
-from tests.support.stdio_peers import time_command
+from tests.support.stdio_peers import everything_command, time_command
 
 MODES = [pytest.param((), id="shared"), pytest.param(("--stateful",), id="stateful")]
 
@@ -144,3 +145,62 @@ def test_mcp_server_time_over_legacy_sse(time_bridge: Bridge) -> None:
     assert answer["source"]["timezone"] == "UTC"
     assert answer["target"]["timezone"] == "Asia/Tokyo"
     assert answer["target"]["datetime"][11:16] == "21:00"
+
+
+@pytest.fixture(params=MODES, scope="module")
+def everything_bridge(request: pytest.FixtureRequest):
+    with bridged(everything_command(), *request.param) as bridge:
+        yield bridge
+
+
+def test_server_everything_round_trips(everything_bridge: Bridge) -> None:
+    """Sampling, elicitation, progress, prompts and resources through the bridge (npm server)."""
+    seen_progress: list[float] = []
+
+    async def sample(context: Any, params: CreateMessageRequestParams) -> CreateMessageResult:
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text="sampled-ok"), model="m"
+        )
+
+    async def elicit(context: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="accept", content={"color": "red"})
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen_progress.append(progress)
+
+    async def scenario() -> dict[str, Any]:
+        async with Client(
+            everything_bridge.mcp_url, sampling_callback=sample, elicitation_callback=elicit
+        ) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            sampled = await client.call_tool("trigger-sampling-request", {"prompt": "hi"})
+            elicited = await client.call_tool("trigger-elicitation-request", {})
+            long_op = await client.call_tool(
+                "trigger-long-running-operation",
+                {"duration": 1, "steps": 3},
+                progress_callback=on_progress,
+            )
+            prompt = await client.get_prompt("args-prompt", {"city": "Paris", "state": "TX"})
+            resources = (await client.list_resources()).resources
+            read = await client.read_resource(resources[0].uri)
+            return {
+                "tools": tools,
+                "sampled": text_of(sampled),
+                "elicited": " ".join(
+                    c.text for c in elicited.content if isinstance(c, TextContent)
+                ),
+                "long": text_of(long_op),
+                "prompt": prompt.messages[0].content,
+                "read": read.contents[0].uri,
+                "first": resources[0].uri,
+            }
+
+    got = run(scenario(), 60)
+    assert {"trigger-sampling-request", "trigger-elicitation-request"} <= got["tools"]
+    assert '"text": "sampled-ok"' in got["sampled"]
+    assert "Favorite Color: red" in got["elicited"]
+    assert got["long"].startswith("Long running operation completed")
+    assert seen_progress == [1.0, 2.0, 3.0]
+    assert isinstance(got["prompt"], TextContent)
+    assert "Paris" in got["prompt"].text
+    assert got["read"] == got["first"]
