@@ -18,6 +18,7 @@ from mcpb.bundle.errors import McpbError
 # name -> "module:attribute" of a click.Command. Add one line per command module.
 COMMANDS: dict[str, str] = {
     "bridge": "mcpb.bundler.commands.bridge:bridge",
+    "build": "mcpb.bundler.commands.build:build",
     "info": "mcpb.bundler.commands.info:info",
     "init": "mcpb.bundler.commands.init:init",
     "pack": "mcpb.bundler.commands.pack:pack",
