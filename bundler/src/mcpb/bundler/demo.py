@@ -9,6 +9,7 @@ directory unless ``--out DIR`` is given. Needs nothing beyond the workspace (``u
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -125,6 +126,10 @@ def demo(out: Path) -> Path:
         unpacked = Path(tempfile.mkdtemp(prefix=f"{bundle.stem}.", dir=out)) / "bundle"
     run_mcpb(["unpack", str(bundle), str(unpacked)])
     print(f"\n$ (stdio) tools/call greet {{'name': 'mcpb'}}  # server from {unpacked}")
+    if importlib.util.find_spec("mcp") is None:
+        # a plain pack vendors no dependencies; the server needs the `mcp` SDK from this venv
+        print("-> skipped: the `mcp` package is not installed here (`uv sync` installs it)")
+        return bundle
     result = call_tool(unpacked, "greet", {"name": "mcpb"})
     texts = [c.get("text") for c in result.get("content", []) if isinstance(c, dict)]
     print(f"-> {' '.join(t for t in texts if t)}")
