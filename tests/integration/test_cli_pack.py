@@ -470,3 +470,11 @@ def test_source_date_epoch_sets_every_timestamp(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "a.mcpb") as zf:
         stamps = {i.date_time for i in zf.infolist()}
     assert stamps == {(2023, 11, 14, 22, 13, 20)}
+
+
+def test_invalid_ignore_pattern_names_its_line(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {".mcpbignore": "# fine\n/docs/\n!\n"})
+    result = run("pack", root, tmp_path / "o.mcpb")
+    assert result.exit_code == 2
+    assert result.stderr == f"mcpb: error: {root}/.mcpbignore:3: invalid pattern '!'\n"
+    assert not (tmp_path / "o.mcpb").exists()

@@ -162,11 +162,13 @@ def build_rules(
 ) -> IgnoreRules:
     """The rules for the project at ``root``: defaults, vendored roots, then ``.mcpbignore``."""
     user = read_ignore_file(root)
-    try:
-        project = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *VENDOR_EXCLUDES, *user])
-        vendored = pathspec.GitIgnoreSpec.from_lines([*VENDOR_EXCLUDES, *user])
-    except (ValueError, TypeError) as err:
-        raise UsageError(f"{root / IGNORE_FILE}: invalid pattern: {err}") from err
+    for lineno, line in enumerate(user, 1):
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except ValueError:
+            raise UsageError(f"{root / IGNORE_FILE}:{lineno}: invalid pattern {line!r}") from None
+    project = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *VENDOR_EXCLUDES, *user])
+    vendored = pathspec.GitIgnoreSpec.from_lines([*VENDOR_EXCLUDES, *user])
     roots = vendored_roots(manifest_data) | {r.strip("/") for r in extra_vendored if r.strip("/")}
     return IgnoreRules(project, vendored, frozenset(roots), user)
 
