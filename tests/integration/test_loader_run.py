@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -104,3 +106,46 @@ def test_mcpb_run_url_needs_sha256(tmp_path: Path, flag: list[str]) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.mark.slow
+def test_mcpb_build_then_mcpb_run_hello_python(tmp_path: Path) -> None:
+    """The issue's end to end: `mcpb build examples/hello-python`, then `mcpb run` it with a
+    Python that does not have the SDK installed: the bundle's vendored copy must be used."""
+    repo = Path(__file__).resolve().parents[2]
+    venv_bin = str(Path(sys.executable).parent)
+    built = subprocess.run(
+        [MCPB, "build", str(repo / "examples" / "hello-python"), "-p", "linux/amd64",
+         "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
+         "-o", str(tmp_path / "dist")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    [bundle] = (tmp_path / "dist").glob("hello-python-v*-linux-amd64.mcpb")
+    sums = (tmp_path / "dist" / "SHA256SUMS").read_text().split()
+    sha = sums[sums.index(bundle.name) - 1]
+    env = loader_env()
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)
+    env.pop("VIRTUAL_ENV", None)
+    port = free_port()
+    argv = [MCPB, "run", str(bundle), "--sha256", sha, "--port", str(port)]
+    proc = start_loader(env, *argv, "--cache-dir", str(tmp_path / "c"), "--user-config",
+                        "greeting=salut")  # fmt: skip
+
+    async def call() -> tuple[str, str]:
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            hello = await client.call_tool("greet", {"name": "bob"})
+            info = await client.call_tool("runtime_info", {})
+            return str(hello.content[0].text), str(info.content[0].text)  # type: ignore[union-attr]
+
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ready", proc, timeout=60)
+        hello, info = asyncio.run(asyncio.wait_for(call(), 30))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert hello == "Hello, bob!"
+    assert '"greeting": "salut"' in info
