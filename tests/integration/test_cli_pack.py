@@ -105,6 +105,8 @@ def test_default_excludes_apply_to_project_files_only(tmp_path: Path) -> None:
         "old.mcpb": b"PK",
         ".gitignore": "*.pyc\n",
         "server/data/.hypothesis/x": "x",
+        "vendor-sub/.git": "gitdir: ../.git/modules/vendor-sub\n",  # a submodule's .git file
+        "vendor-sub/code.py": "x",
     }
     root = project(tmp_path / "p", {**vendored, **own, "README.md": "# readme\n"})
     names = collected(root)
@@ -120,6 +122,7 @@ def test_default_excludes_apply_to_project_files_only(tmp_path: Path) -> None:
             "server/lib/pkg/__pycache__/mod.cpython-311.pyc",
             "server/lib/pkg/fixtures/run.log",
             "server/main.py",
+            "vendor-sub/code.py",
         ]
     )
 

@@ -29,10 +29,10 @@ IGNORE_FILE = ".mcpbignore"
 
 # Excluded from the project's own files, never inside vendored roots. Listed in docs/cli.md.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
-    # version control
-    ".git/",
-    ".hg/",
-    ".svn/",
+    # version control (a submodule's ".git" is a file)
+    ".git",
+    ".hg",
+    ".svn",
     # secrets and local environment
     ".env",
     ".env.*",
