@@ -242,6 +242,7 @@ def test_symlink_outside_the_project_is_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"mcpb: error: cannot pack server/creds: symlink points outside the project -> {secret}"
+        " (exclude it in .mcpbignore if the bundle does not need it)"
     )
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p", "secret.txt"]

@@ -140,4 +140,5 @@ class _Walker:
         if not inside:
             raise ArchiveError(
                 f"cannot pack {rel}: symlink points outside the project -> {path.readlink()}"
+                " (exclude it in .mcpbignore if the bundle does not need it)"
             )
