@@ -134,7 +134,8 @@ def obtain(config: LoaderConfig, *, machine: Machine | None = None) -> Obtained:
                 check_sha256(cache.bundle_path(sha), sha)
             else:
                 log.info("fetching %s", shown)
-                fetch(url, cache.bundle_path(sha), expected_sha256=sha, options=opts)
+                dest = cache.bundle_path(sha)
+                fetch(url, dest, expected_sha256=sha, options=opts, staging=cache.staging)
                 fetched = True
         return _ensure_tree(cache, sha, shown, machine, fetched=fetched)
 

@@ -101,16 +101,19 @@ def fetch(
     *,
     expected_sha256: str | None = None,
     options: FetchOptions | None = None,
+    staging: Path | None = None,
 ) -> FetchResult:
     """Copy the bundle at ``url`` to ``dest`` atomically; verify ``expected_sha256`` if given.
 
-    Raises :class:`FetchError` (one line naming the URL and the cause) or
+    The temporary file lives in ``staging`` (default: ``dest``'s directory; it must be on the
+    same file system). Raises :class:`FetchError` (one line naming the URL and the cause) or
     :class:`IntegrityError` on a digest mismatch; ``dest`` is untouched on any failure.
     """
     opts = options or FetchOptions()
     want = normalize_sha256(expected_sha256) if expected_sha256 else None
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp_dir = staging or dest.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=tmp_dir)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as out:
