@@ -121,6 +121,11 @@ def test_tampering_with_any_byte_fails_verify_and_unpack(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"mcpb: error: {bundle}")
     assert result.stderr.count("\n") == 1
+    result = run("verify", bundle, "--json")
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["verified"] is False and payload["status"] == "invalid"
+    assert payload["error"].startswith(str(bundle))
     dest = tmp_path / "out"
     result = run("unpack", bundle, dest)
     assert result.exit_code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -27,15 +28,22 @@ def verify(ctx: click.Context, bundle: Path, ca_bundle: Path | None, as_json: bo
     Exit status 0 when the signature verifies; 1 when BUNDLE is unsigned or the signature is
     invalid, tampered with, expired, or (with --ca-bundle) not issued by a trusted CA.
     """
-    info = verify_bundle(bundle, ca_bundle=ca_bundle)
-    summary = SignatureSummary.from_info(info)
     if as_json:
-        payload = {"path": str(bundle), "verified": info.signed, **summary.__dict__}
-        payload["chain_verified"] = info.chain_verified
-        click.echo(json.dumps(payload, indent=2))
+        try:
+            info = verify_bundle(bundle, ca_bundle=ca_bundle)
+        except SignatureError as err:  # machines get the verdict as JSON too
+            failed = SignatureSummary(status="invalid", error=err.message)
+            payload = {"path": str(bundle), "verified": False, **asdict(failed)}
+            click.echo(json.dumps({**payload, "chain_verified": False}, indent=2))
+            ctx.exit(1)
+        summary = SignatureSummary.from_info(info)
+        payload = {"path": str(bundle), "verified": info.signed, **asdict(summary)}
+        click.echo(json.dumps({**payload, "chain_verified": info.chain_verified}, indent=2))
         if not info.signed:
             ctx.exit(1)
         return
+    info = verify_bundle(bundle, ca_bundle=ca_bundle)
+    summary = SignatureSummary.from_info(info)
     if not info.signed:
         raise SignatureError(f"{bundle}: not signed")
     click.echo(f"{bundle}: signature verified ({render_signature(summary)})")
