@@ -52,7 +52,7 @@ def _build(source: Path | str, out: Path, platforms=BOTH, **kwargs) -> BuildResu
 @pytest.fixture(scope="module")
 def c_project(tmp_path_factory) -> Path:
     """A copy of examples/c-binary with both executables compiled by its Makefile."""
-    root = tmp_path_factory.mktemp("c") / "c-binary"
+    root: Path = tmp_path_factory.mktemp("c") / "c-binary"
     shutil.copytree(EXAMPLES / "c-binary", root, ignore=shutil.ignore_patterns("bin"))
     subprocess.run(["make", "-s"], cwd=root, check=True, timeout=300)
     return root
