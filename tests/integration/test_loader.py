@@ -22,6 +22,7 @@ from tests.support.loader_bundles import (
     free_port,
     loader_env,
     make_bundle,
+    reap,
     start_loader,
     wait_http,
 )
@@ -109,9 +110,7 @@ def test_http_bundle_is_proxied_with_health_and_ready(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -132,9 +131,7 @@ def test_stop_signal_stops_the_whole_tree(
         code = proc.wait(timeout=15)
         elapsed = time.monotonic() - started
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert code == 0
     assert elapsed < 5  # within the grace period: the server honoured SIGTERM
     for name in ("server", "grandchild", "orphan"):
@@ -155,9 +152,7 @@ def test_server_ignoring_sigterm_is_killed_after_grace(
         code = proc.wait(timeout=15)
         elapsed = time.monotonic() - started
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert code == 0
     assert 0.9 <= elapsed < 4  # waited the 1 s grace, then SIGKILL
     assert not exists(pids["server"])
@@ -300,6 +295,4 @@ def test_as_pid1_in_a_pid_namespace(tmp_path: Path, process_bundle: tuple[Path, 
         assert proc.wait(timeout=15) == 0
         assert time.monotonic() - started < 5
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)

@@ -19,6 +19,7 @@ from tests.support.loader_bundles import (
     free_port,
     loader_env,
     make_bundle,
+    reap,
     start_loader,
     wait_http,
 )
@@ -45,9 +46,7 @@ def test_mcpb_run_serves_a_stdio_bundle(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(timeout=15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     # a second run of the same file starts from the cache: no re-extraction
     trees = list((cache / "trees").iterdir())
     assert len(trees) == 1
@@ -64,9 +63,7 @@ def test_mcpb_run_serves_a_stdio_bundle(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert trees[0].stat().st_mtime_ns == stamp
     assert ready_after < 10
 
@@ -103,9 +100,7 @@ def test_mcpb_run_url_needs_sha256(tmp_path: Path, flag: list[str]) -> None:
                 assert proc.returncode == 0
                 assert "WITHOUT checking its SHA-256" in out
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
 
 
 @pytest.mark.slow
@@ -144,8 +139,6 @@ def test_mcpb_build_then_mcpb_run_hello_python(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert hello == "Hello, bob!"
     assert '"greeting": "salut"' in info

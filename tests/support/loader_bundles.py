@@ -169,3 +169,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) ->
             last = err
         time.sleep(0.05)
     raise AssertionError(f"{url} not ready after {timeout}s: {last}")
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ``proc`` if a failed test left it running, and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
