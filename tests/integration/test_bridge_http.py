@@ -305,3 +305,22 @@ def test_get_requires_event_stream_accept(bridge: Bridge, http) -> None:
     sid = initialize(http, bridge.mcp_url)
     response = http.get(bridge.mcp_url, headers={**headers(sid), "accept": "application/json"})
     assert response.status_code == 406
+
+
+def test_a_server_that_negotiates_2024_11_05_keeps_working(bridge: Bridge, http) -> None:
+    """Old stdio servers answer 2024-11-05; clients then name it in MCP-Protocol-Version."""
+    bridge_url = bridge.mcp_url
+    response = http.post(
+        bridge_url, json=initialize_body(0, "2024-11-05"), headers=headers(version=None)
+    )
+    sid = response.headers["mcp-session-id"]
+    if "--stateful" in bridge.args:  # shared mode answers from the first client's cached result
+        assert response.json()["result"]["protocolVersion"] == "2024-11-05"
+    hdrs = headers(sid, "2024-11-05")
+    answer = http.post(bridge_url, json=call(1, "echo", {"v": 1}), headers=hdrs)
+    assert answer.status_code == 200
+    assert json.loads(tool_text(answer.json())) == {"v": 1}
+    batch = [call("x", "echo", {"b": 1})]
+    batched = http.post(bridge_url, json=batch, headers=headers(sid, "2024-11-05"))
+    assert batched.status_code == 200
+    assert batched.json()[0]["id"] == "x"

@@ -12,8 +12,13 @@ from mcpb.bundle.errors import UsageError
 
 #: Handshake-era protocol versions the bridge serves over streamable HTTP (oldest first).
 SUPPORTED_PROTOCOL_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
+#: Also accepted in the ``MCP-Protocol-Version`` header: a stdio server that only speaks the
+#: first protocol version negotiates it with the client, which then names it on every request.
+HEADER_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", *SUPPORTED_PROTOCOL_VERSIONS})
 #: Assumed when a request carries no ``MCP-Protocol-Version`` header (spec, 2025-06-18+).
 DEFAULT_PROTOCOL_VERSION = "2025-03-26"
+#: Versions whose JSON-RPC batches are accepted (2025-06-18 removed batches).
+BATCH_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", "2025-03-26"})
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,12 @@ from mcpb.loader.bridge.asgi import (
     rpc_error,
     start_stream,
 )
-from mcpb.loader.bridge.config import SUPPORTED_PROTOCOL_VERSIONS, BridgeConfig
+from mcpb.loader.bridge.config import (
+    BATCH_PROTOCOL_VERSIONS,
+    DEFAULT_PROTOCOL_VERSION,
+    HEADER_PROTOCOL_VERSIONS,
+    BridgeConfig,
+)
 from mcpb.loader.bridge.jsonrpc import Message
 from mcpb.loader.bridge.legacy import legacy_message, legacy_stream
 from mcpb.loader.bridge.origin import OriginPolicy
@@ -50,8 +55,6 @@ from mcpb.loader.bridge.sink import RequestSink
 
 log = logging.getLogger("mcpb.bridge")
 
-#: The one protocol version whose JSON-RPC batches are accepted (2025-06-18 removed them).
-_BATCH_VERSION = "2025-03-26"
 _UNAVAILABLE = "the MCP server is unavailable"
 
 Handler = Callable[[str, Scope, dict[bytes, bytes], Receive, Send, Headers], Awaitable[None]]
@@ -200,10 +203,10 @@ class BridgeApp:
             await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
             return None
         version = headers.get(b"mcp-protocol-version")
-        if version is not None and version.decode("latin-1") not in SUPPORTED_PROTOCOL_VERSIONS:
+        if version is not None and version.decode("latin-1") not in HEADER_PROTOCOL_VERSIONS:
             text = (
                 f"MCP-Protocol-Version {version.decode('latin-1')!r} is not supported "
-                f"(supported: {', '.join(SUPPORTED_PROTOCOL_VERSIONS)})"
+                f"(supported: {', '.join(sorted(HEADER_PROTOCOL_VERSIONS))})"
             )
             await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, text, extra)
             return None
@@ -347,11 +350,11 @@ class BridgeApp:
     async def _post_batch(
         self, batch: list[Any], headers: dict[bytes, bytes], send: Send, extra: Headers
     ) -> None:
-        """JSON-RPC batches: only for 2025-03-26 (the header's or the default version)."""
-        raw_version = headers.get(b"mcp-protocol-version")
-        version = raw_version.decode("latin-1") if raw_version is not None else _BATCH_VERSION
+        """JSON-RPC batches: only for 2024-11-05 and 2025-03-26 (header, or the default)."""
+        raw_version = headers.get(b"mcp-protocol-version", DEFAULT_PROTOCOL_VERSION.encode())
+        version = raw_version.decode("latin-1")
         problem = None
-        if version != _BATCH_VERSION:
+        if version not in BATCH_PROTOCOL_VERSIONS:
             problem = f"JSON-RPC batches are not allowed in protocol version {version}"
         elif not batch:
             problem = "an empty batch is invalid"
