@@ -82,6 +82,10 @@ def test_default_destination_is_named_after_the_bundle(
     monkeypatch.chdir(tmp_path)
     assert run("unpack", bundle).exit_code == 0
     assert (tmp_path / "b" / "bin" / "serve").is_file()
+    bare = tmp_path / "bare"  # no suffix: the default must not be the bundle's own path
+    bare.write_bytes(bundle.read_bytes())
+    assert run("unpack", bare).exit_code == 0
+    assert (tmp_path / "bare.unpacked" / "bin" / "serve").is_file()
 
 
 def test_empty_destination_is_used_non_empty_refused(tmp_path: Path, bundle: Path) -> None:

@@ -25,6 +25,8 @@ def unpack(bundle: Path, directory: Path | None, ignore_signature: bool) -> None
     record is checked when present; a signed bundle must verify. On any error nothing is left.
     """
     dest = directory if directory is not None else Path(bundle.stem)
+    if directory is None and bundle.suffix == "":  # "foo" would name the bundle itself
+        dest = Path(bundle.name + ".unpacked")
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise UsageError(f"{dest}: exists and is not a directory")
     was_empty_dir = dest.is_dir()
