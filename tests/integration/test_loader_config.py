@@ -133,3 +133,21 @@ def test_exit_codes_per_error_family() -> None:
     assert {type(e).__name__: exit_code_for(e) for e in cases} == {
         type(e).__name__: c for e, c in cases.items()
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [("3.13", "3.13"), ("3.11.7", "3.11"), ("python:3.12", "3.12"), ("cp313", "3.13")],
+)
+def test_python_minor_spellings(text: str, minor: str) -> None:
+    from mcpb.loader.compat import python_minor
+
+    assert python_minor(text) == minor
+
+
+def test_unreadable_python_version_is_refused() -> None:
+    from mcpb.bundle.errors import IncompatibleError
+    from mcpb.loader.compat import python_minor
+
+    with pytest.raises(IncompatibleError, match="'three'"):
+        python_minor("three")

@@ -187,3 +187,13 @@ def test_lock_serialises_holders(tmp_path: Path) -> None:
         waited = time.monotonic() - started
     holder.wait(timeout=10)
     assert waited > 0.4
+
+
+def test_manifest_platforms_without_linux_is_refused(tmp_path: Path) -> None:
+    from tests.support.loader_bundles import manifest
+
+    data = manifest(compatibility={"platforms": ["darwin", "win32"]})
+    path, sha = make_bundle(tmp_path / "mac.mcpb", STDIO_SERVER, manifest_data=data)
+    with pytest.raises(IncompatibleError, match=r"\[darwin, win32\], this machine is linux"):
+        obtain(config(str(path), tmp_path / "cache", sha), machine=AMD64_311)
+    assert entries(tmp_path / "cache" / "trees") == []
