@@ -482,3 +482,13 @@ def test_invalid_ignore_pattern_names_its_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == f"mcpb: error: {root}/.mcpbignore:3: invalid pattern '!'\n"
     assert not (tmp_path / "o.mcpb").exists()
+
+
+def test_a_failed_write_leaves_no_output_directory(tmp_path: Path) -> None:
+    """The writer refuses a member name (a backslash) mid-way: no bundle, no new directories."""
+    root = project(tmp_path / "p", {"server/odd\\name.txt": "x"})
+    result = run("pack", root, f"{tmp_path}/new/deeper/")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"mcpb: error: {tmp_path}/new/deeper/demo-server-v1.2.3.mcpb:")
+    assert "'server/odd\\\\name.txt': backslash in name" in result.stderr
+    assert not (tmp_path / "new").exists()

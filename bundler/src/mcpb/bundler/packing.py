@@ -88,6 +88,27 @@ def pack_project(
     errors, warnings = check_references(manifest, CollectedFiles(collection))
     if errors:
         raise ManifestError(str(directory / MANIFEST_NAME), errors)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    archive = pack_bundle(manifest, collection.entries, out, epoch=epoch)
+    created = _make_parents(out.parent)
+    try:
+        archive = pack_bundle(manifest, collection.entries, out, epoch=epoch)
+    except BaseException:
+        for parent in reversed(created):  # leave no empty output directory behind
+            parent.rmdir()
+        raise
     return PackResult(archive, manifest, collection, tuple(warnings))
+
+
+def _make_parents(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; return the ones created, outermost first."""
+    missing: list[Path] = []
+    probe = directory.absolute()
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    missing.reverse()
+    try:
+        for path in missing:
+            path.mkdir()
+    except OSError as err:
+        raise UsageError(f"{directory}: cannot create: {err.strerror or err}") from err
+    return missing
