@@ -1,0 +1,134 @@
+"""Build one base image per (runtime, platform): cached root, loader site, finishing Dockerfile.
+
+Steps for each image, each skipped when its inputs are unchanged:
+
+1. the loader and its wheels for the image's Python and CPU (:mod:`.site`, seconds);
+2. the image key — root filesystem inputs, loader site, Dockerfile — and, when an image with
+   that key label already exists, reuse it (retag only);
+3. the root filesystem tarball from the keyed cache, bootstrapped on a miss (:mod:`.rootfs`);
+4. ``docker import`` as ``mcpb-rootfs:…`` (reused when its key label matches);
+5. ``docker build`` of ``base_images/<kind>/Dockerfile`` with ``BASE`` set to that root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcpb.bundle.errors import BuildError
+from mcpb.bundle.platform import Platform, host_platform
+from mcpb.bundler.image import docker
+from mcpb.bundler.image.cache import RootfsCache
+from mcpb.bundler.image.labels import KEY_LABEL, OURS, Provenance, image_labels
+from mcpb.bundler.image.rootfs import build_rootfs, inputs_for
+from mcpb.bundler.image.site import install_loader
+from mcpb.bundler.image.spec import ImageSpec
+
+ROOTFS_KEY_LABEL = f"{OURS}.rootfs-key"
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Where things are and how to stamp them; shared by every image of one build."""
+
+    workspace: Path
+    cache_dir: Path
+    provenance: Provenance
+    rebuild: bool = False
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One built (or reused) image."""
+
+    spec: ImageSpec
+    refs: tuple[str, ...]
+    image_id: str
+    size: int
+    key: str
+    reused: bool
+    rootfs_cached: bool
+    seconds: float
+
+    def as_json(self) -> dict[str, object]:
+        """The ``--json`` form."""
+        return {
+            "runtime": str(self.spec.runtime),
+            "platform": str(self.spec.platform),
+            "refs": list(self.refs),
+            "id": self.image_id,
+            "size": self.size,
+            "key": self.key,
+            "reused": self.reused,
+            "rootfs_cached": self.rootfs_cached,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def dockerfile_for(workspace: Path, kind: str) -> Path:
+    """``base_images/<kind>/Dockerfile`` of the checkout."""
+    return workspace / "base_images" / kind / "Dockerfile"
+
+
+def build_one(
+    spec: ImageSpec, settings: BuildSettings, host: Platform | None = None
+) -> ImageResult:
+    """Build ``spec`` (or reuse an image built from the same inputs)."""
+    started = time.monotonic()
+    host = host or host_platform()
+    refs = tuple(spec.refs(host))
+    runtime, platform = spec.runtime, spec.platform
+    dockerfile = dockerfile_for(settings.workspace, runtime.kind)
+    work_root = settings.cache_dir / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="image-", dir=work_root))
+    try:
+        context = work / "context"
+        context.mkdir()
+        site_key = install_loader(context, platform, runtime.python, settings.workspace)
+        inputs = inputs_for(runtime, platform)
+        key = _digest(inputs.key, site_key, dockerfile.read_bytes().hex(), str(spec.platform))
+        existing = docker.inspect_image(spec.platform_ref)
+        if existing and existing.labels.get(KEY_LABEL) == key and not settings.rebuild:
+            for ref in refs:
+                docker.tag_image(existing.id, ref)
+            return ImageResult(
+                spec, refs, existing.id, existing.size, key, True, True, time.monotonic() - started
+            )
+        epoch = settings.provenance.epoch
+        tarball, cached = RootfsCache(settings.cache_dir).get(
+            inputs.key, lambda path: build_rootfs(inputs, runtime, path, epoch)
+        )
+        base = docker.inspect_image(spec.rootfs_ref)
+        if base is None or base.labels.get(ROOTFS_KEY_LABEL) != inputs.key:
+            docker.import_rootfs(tarball, spec.rootfs_ref, platform, {ROOTFS_KEY_LABEL: inputs.key})
+        build_args = {"BASE": spec.rootfs_ref}
+        if runtime.kind == "node":
+            build_args["NODE_IMAGE"] = spec.rootfs_ref
+        docker.build_image(
+            context,
+            dockerfile,
+            refs,
+            platform=platform,
+            build_args=build_args,
+            labels=image_labels(spec, settings.provenance, key),
+        )
+        info = docker.inspect_image(spec.platform_ref)
+        if info is None:
+            raise BuildError(f"{spec.platform_ref}: built but not found in the engine")
+        return ImageResult(
+            spec, refs, info.id, info.size, key, False, cached, time.monotonic() - started
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _digest(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()

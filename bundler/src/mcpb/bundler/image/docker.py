@@ -1,0 +1,137 @@
+"""The few Docker engine operations the image build needs, through the ``docker`` CLI.
+
+The CLI is what every machine with an engine already has (Debian's ``docker.io`` here); it
+needs no extra Python dependency and speaks to old engines (20.10) as well as new ones. Builds
+use the classic builder (``DOCKER_BUILDKIT=0``): BuildKit is a separate plugin that is often
+absent, and our Dockerfiles need nothing from it. Every failure becomes a :class:`BuildError`
+naming the image and the engine's last line of output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcpb.bundle.errors import BuildError
+from mcpb.bundle.platform import Platform
+
+
+def docker_command() -> str:
+    """Path of the ``docker`` CLI."""
+    found = shutil.which("docker")
+    if found is None:
+        raise BuildError("docker is not installed (apt-get install docker.io)")
+    return found
+
+
+def _run(args: Sequence[str], what: str, *, timeout: float | None = None) -> str:
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    try:
+        proc = subprocess.run(
+            [docker_command(), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"{what}: docker did not answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise BuildError(f"{what}: {(lines or ['docker failed'])[-1].strip()}")
+    return proc.stdout
+
+
+def engine_answers(timeout: float = 10.0) -> bool:
+    """True when a Docker engine answers ``docker version``."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        _run(["version", "--format", "{{.Server.Version}}"], "docker version", timeout=timeout)
+    except BuildError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What ``docker image inspect`` says about an image that matters here."""
+
+    id: str
+    size: int
+    architecture: str
+    labels: dict[str, str]
+    config: dict[str, Any]
+
+
+def inspect_image(ref: str) -> ImageInfo | None:
+    """The image ``ref``, or ``None`` when the engine has no such image."""
+    try:
+        out = _run(["image", "inspect", ref], f"inspect {ref}")
+    except BuildError as err:
+        if "No such image" in err.message or "no such image" in err.message.lower():
+            return None
+        raise
+    data = json.loads(out)[0]
+    config = data.get("Config") or {}
+    return ImageInfo(
+        id=data["Id"],
+        size=int(data.get("Size") or 0),
+        architecture=str(data.get("Architecture") or ""),
+        labels=dict(config.get("Labels") or {}),
+        config=config,
+    )
+
+
+def import_rootfs(
+    tarball: Path, ref: str, platform: Platform, labels: Mapping[str, str] | None = None
+) -> str:
+    """``docker import`` a root filesystem tarball as ``ref`` for ``platform``; the image id."""
+    changes = []
+    for key, value in sorted((labels or {}).items()):
+        changes += ["--change", f"LABEL {key}={value}"]
+    out = _run(
+        ["import", "--platform", str(platform), *changes, str(tarball), ref],
+        f"docker import {ref}",
+        timeout=900,
+    )
+    return out.strip()
+
+
+def build_image(
+    context: Path,
+    dockerfile: Path,
+    tags: Sequence[str],
+    *,
+    platform: Platform,
+    build_args: Mapping[str, str],
+    labels: Mapping[str, str],
+) -> None:
+    """``docker build`` (classic builder, no network needed by our Dockerfiles)."""
+    args = ["build", "--quiet", "--network", "none", "--platform", str(platform)]
+    args += ["-f", str(dockerfile)]
+    for key, value in sorted(build_args.items()):
+        args += ["--build-arg", f"{key}={value}"]
+    for key, value in sorted(labels.items()):
+        args += ["--label", f"{key}={value}"]
+    for tag in tags:
+        args += ["-t", tag]
+    args.append(str(context))
+    _run(args, f"docker build {tags[0] if tags else context}", timeout=1800)
+
+
+def tag_image(source: str, target: str) -> None:
+    """Give ``source`` the additional name ``target``."""
+    _run(["tag", source, target], f"docker tag {target}")
+
+
+def remove_image(ref: str) -> None:
+    """Remove the name ``ref`` (the image goes when no name or container is left)."""
+    _run(["image", "rm", ref], f"docker image rm {ref}")
