@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import subprocess
 import time
@@ -129,3 +130,26 @@ def test_ready_is_200_when_the_shared_child_answers() -> None:
         assert tool_text(
             http.post(bridge.mcp_url, json=call(1, "pid", {}), headers=headers(sid)).json()
         ).isdigit()
+
+
+def test_sse_streams_send_keepalive_comments_and_logs_fingerprint_sessions() -> None:
+    with (
+        bridged(echo_command(), "--keepalive", "0.2") as bridge,
+        httpx.Client(timeout=20) as http,
+    ):
+        sid = initialize(http, bridge.mcp_url)
+        hdrs = {**headers(sid), "accept": "text/event-stream"}
+        comments = []
+        started = time.monotonic()
+        with http.stream("GET", bridge.mcp_url, headers=hdrs) as stream:
+            for line in stream.iter_lines():
+                if line.startswith(":"):
+                    comments.append(line)
+                if len(comments) >= 3 or time.monotonic() - started > 5:
+                    break
+        assert comments[0] == ": stream open"
+        assert comments[1:] == [": keepalive", ": keepalive"]
+        digest = hashlib.sha256(sid.encode()).hexdigest()[:12]
+        opened = [line for line in bridge.log if "session opened" in line]
+        assert any(f"id sha256:{digest}" in line for line in opened)
+        assert not any(sid in line for line in bridge.log)

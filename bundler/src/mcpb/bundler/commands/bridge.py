@@ -98,6 +98,14 @@ def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--max-body", "max_body", type=int, default=4 * 1024 * 1024, show_default=True)
 @click.option("--max-sessions", "max_sessions", type=int, default=1000, show_default=True)
 @click.option(
+    "--keepalive",
+    "keepalive",
+    type=click.FloatRange(min=0.01),
+    default=15.0,
+    show_default=True,
+    help="Seconds of silence before an SSE keep-alive comment.",
+)
+@click.option(
     "--logLevel",
     "log_level",
     type=click.Choice(["debug", "info", "none"]),
@@ -120,6 +128,7 @@ def bridge(
     allow_origin: tuple[str, ...],
     max_body: int,
     max_sessions: int,
+    keepalive: float,
     log_level: str,
 ) -> None:
     """Serve a stdio MCP server over streamable HTTP (POST/GET/DELETE) and legacy SSE."""
@@ -141,6 +150,7 @@ def bridge(
         max_body=max_body,
         allow_origins=tuple(allow_origin),
         cors_origins=_origins(cors) if cors else (),
+        keepalive_interval=keepalive,
     )
     command = split_command(stdio)
     path = mcp_path if output_transport == "streamableHttp" else sse_path

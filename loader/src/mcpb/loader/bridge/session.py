@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import secrets
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from mcpb.loader.bridge.router import Pending
 
 log = logging.getLogger("mcpb.bridge")
+
+
+def fingerprint(session_id: str) -> str:
+    """A short hash naming a session in logs without revealing its id (a bearer secret)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:12]
 
 
 class SessionLimitError(Exception):
@@ -137,7 +143,12 @@ class SessionTable:
         session = Session(secrets.token_urlsafe(32), upstream, legacy, tag)
         upstream.attach(session)
         self._sessions[session.id] = session
-        log.debug("[%s] session opened (%s)", tag, "sse" if legacy else "streamable-http")
+        log.info(
+            "[%s] session opened (%s, id sha256:%s)",
+            tag,
+            "legacy sse" if legacy else "streamable-http",
+            fingerprint(session.id),
+        )
         return session
 
     def get(self, session_id: str) -> Session | None:
