@@ -36,7 +36,15 @@ class FloorResult:
         return self.__dict__.copy()
 
 
-def _request(n: int) -> bytes:
+ZONES = ("UTC", "Europe/Paris", "Asia/Tokyo", "America/New_York")
+
+
+def _request(n: int, tool: str) -> bytes:
+    if tool == "time":
+        args = {"timezone": ZONES[n % len(ZONES)]}
+        params = {"name": "get_current_time", "arguments": args}
+        msg = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params}
+        return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
     msg = {
         "jsonrpc": "2.0",
         "id": n,
@@ -53,7 +61,16 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[k]
 
 
-def run_floor(argv: list[str], window: int, seconds: float) -> FloorResult:
+def _matches(reply: dict[str, Any], rid: int, tool: str) -> bool:
+    """Whether ``reply`` is the right answer to request ``rid``."""
+    result = reply.get("result") or {}
+    if tool == "time":
+        zone = (result.get("structuredContent") or {}).get("timezone")
+        return bool(zone == ZONES[rid % len(ZONES)])
+    return bool(result.get("content", [{}])[0].get("text") == echo_text({"n": rid}))
+
+
+def run_floor(argv: list[str], window: int, seconds: float, tool: str = "echo") -> FloorResult:
     """Drive the stdio server ``argv`` for ``seconds`` with ``window`` requests in flight."""
     if not 0 < seconds <= 10:
         raise ValueError("each run is bounded to 10 seconds")
@@ -78,7 +95,7 @@ def run_floor(argv: list[str], window: int, seconds: float) -> FloorResult:
         for _ in range(window):
             n += 1
             sent_at[n] = time.perf_counter()
-            batch.append(_request(n))
+            batch.append(_request(n, tool))
         os.write(wfd, b"".join(batch))
         pending = b""
         while sent_at:
@@ -93,15 +110,14 @@ def run_floor(argv: list[str], window: int, seconds: float) -> FloorResult:
                 reply = json.loads(line)
                 rid = reply.get("id")
                 t0 = sent_at.pop(rid, None)
-                text = reply.get("result", {}).get("content", [{}])[0].get("text")
-                if t0 is None or text != echo_text({"n": rid}):
+                if t0 is None or not _matches(reply, rid, tool):
                     mismatches += 1
                     continue
                 latencies.append(now - t0)
                 if now < stop:
                     n += 1
                     sent_at[n] = now
-                    batch.append(_request(n))
+                    batch.append(_request(n, tool))
             if batch:
                 os.write(wfd, b"".join(batch))
         elapsed = time.perf_counter() - start

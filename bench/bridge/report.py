@@ -10,15 +10,17 @@ from bench.bridge.peers import GATEWAYS
 def _row(entry: dict[str, Any], conns: str) -> str:
     name = entry["gateway"]
     if "error" in entry:
-        return f"| {name} | {conns} | failed: {entry['error'][:80]} | | | | |"
+        return f"| {name} | {conns} | failed: {entry['error'][:80]} | | | | | |"
     run = entry["runs"].get(conns)
     if run is None:
-        return f"| {name} | {conns} | not run | | | | |"
+        return f"| {name} | {conns} | not run | | | | | |"
     load, check = run["load"], run["check"]
     errors = sum(load.get("errors", {}).values())
+    spread = f"{load['rps_min']:,.0f}–{load['rps_max']:,.0f}"
+    checked = f"{check['mismatches']} / {check['checked']:,}" if check else "not checked"
     return (
-        f"| {name} | {conns} | {load['rps']:,.0f} | {load['p50_ms']:.2f} | {load['p99_ms']:.2f} "
-        f"| {errors} | {check['mismatches']} / {check['checked']:,} |"
+        f"| {name} | {conns} | **{load['rps']:,.0f}** | {spread} | {load['p50_ms']:.2f} "
+        f"| {load['p99_ms']:.2f} | {errors} | {checked} |"
     )
 
 
@@ -51,10 +53,13 @@ def render(doc: dict[str, Any]) -> str:
         f"httptools {m['httptools']}); supergateway {m['supergateway']}, mcp-proxy "
         f"{m['mcp-proxy']}, mcp-server-time {m['mcp-server-time']}.",
         "",
-        f"Each load run: {doc['seconds']} s after a 2 s warm-up; one wrk thread, connection and "
-        "MCP session per connection; `tools/call` per request. Latencies in ms. The check column "
-        "is a separate run of the same shape in which every response's id and content were "
-        "compared with its request.",
+        f"{doc['rounds']} rounds, gateways interleaved; in each, a {doc['seconds']} s wrk run "
+        "after a 1 s warm-up, one wrk thread, connection and MCP session per connection, one "
+        "`tools/call` per request. req/s, p50 and p99 (ms) are medians over the rounds; the "
+        "range is the lowest and highest round. The last column is a separate run of the same "
+        "shape (first round) in which every response's id and content were compared with its "
+        f"request. Load average before/after: {m.get('loadavg_before')} / "
+        f"{m.get('loadavg_after')} (other work shared the machine).",
         "",
     ]
     for server in ("fast", "time"):
@@ -69,8 +74,8 @@ def render(doc: dict[str, Any]) -> str:
         out += [
             f"## {title}",
             "",
-            "| gateway | conns | req/s | p50 | p99 | errors | mismatches / checked |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| gateway | conns | req/s | req/s range | p50 | p99 | errors | mismatches / checked |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for entry in entries:
             for conns in ("1", "16"):

@@ -2,12 +2,14 @@
 
 usage (from the repository root, after ``uv sync`` and ``apt-get install wrk``)::
 
-    uv run --no-sync python -m bench.bridge.run [--seconds 8] [--gateways a,b] [--servers fast,time]
+    uv run --no-sync python -m bench.bridge.run [--seconds 5] [--rounds 3]
+        [--gateways mcpb-shared,supergateway] [--servers fast,time]
 
 For every gateway × stdio server × connection count (1, 16): start the gateway on a free
-loopback port, open one session per connection, warm up for 2 s, measure for ``--seconds``,
-then a correctness pass of the same shape with every response checked. The floor (raw stdio
-round trip to the fast server) is measured in the same run.
+loopback port, open one session per connection, warm up for 1 s, measure for ``--seconds``;
+in the first round, also a correctness pass of the same shape with every response checked.
+Rounds interleave the gateways so a busy machine hurts them alike; the report gives medians.
+The floor (the raw stdio round trip to the same server, no HTTP) is measured in every round.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import time
 from collections.abc import Iterator
@@ -96,9 +99,37 @@ def sanity(url: str, sid: str, version: str, server: Server) -> None:
                 raise RuntimeError(f"get_current_time answered {reply}")
 
 
-def bench_gateway(gateway: Gateway, server: Server, seconds: int) -> dict[str, Any]:
-    """All runs of one gateway in front of one server."""
-    out: dict[str, Any] = {"gateway": gateway.name, "server": server.name, "runs": {}}
+def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median throughput and latencies over the rounds, with the spread of req/s."""
+    rps = [r["rps"] for r in rounds]
+    return {
+        "rps": statistics.median(rps),
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
+        "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
+        "errors": {
+            k: sum(r.get("errors", {}).get(k, 0) for r in rounds)
+            for k in rounds[0].get("errors", {})
+        },
+        "requests": sum(r["requests"] for r in rounds),
+    }
+
+
+def _print(
+    name: str, server: str, conns: int, load: dict[str, Any], check: dict[str, Any] | None
+) -> None:
+    tail = f" checked {check['checked']} mismatches {check['mismatches']}" if check else ""
+    print(
+        f"{name:14} {server:5} c={conns:<2} {load['rps']:9.1f} req/s "
+        f"p50 {load['p50_ms']:7.2f} ms p99 {load['p99_ms']:7.2f} ms{tail}",
+        flush=True,
+    )
+
+
+def bench_gateway(gateway: Gateway, server: Server, seconds: int, check: bool) -> dict[str, Any]:
+    """One round of one gateway in front of one server: each connection count, maybe checked."""
+    out: dict[str, Any] = {}
     with running(gateway, server) as (url, _proc):
         for conns in CONNECTIONS:
             with httpx.Client(timeout=30) as client:
@@ -106,16 +137,25 @@ def bench_gateway(gateway: Gateway, server: Server, seconds: int) -> dict[str, A
             sids = [sid for sid, _ in opened]
             version = opened[0][1]
             sanity(url, sids[0], version, server)
-            run_wrk(url, sids, version, server.tool, seconds=2, check=False)  # warm-up
-            load = run_wrk(url, sids, version, server.tool, seconds=seconds, check=False)
-            checked = run_wrk(url, sids, version, server.tool, seconds=min(seconds, 5), check=True)
-            out["runs"][str(conns)] = {"load": load.as_dict(), "check": checked.as_dict()}
-            print(
-                f"{gateway.name:14} {server.name:5} c={conns:<2} {load.rps:9.1f} req/s "
-                f"p50 {load.p50_ms:7.2f} ms p99 {load.p99_ms:7.2f} ms "
-                f"checked {checked.checked} mismatches {checked.mismatches}",
-                flush=True,
-            )
+            run_wrk(url, sids, version, server.tool, seconds=1, check=False)  # warm-up
+            load = run_wrk(url, sids, version, server.tool, seconds=seconds, check=False).as_dict()
+            checked = None
+            if check:
+                checked = run_wrk(
+                    url, sids, version, server.tool, seconds=min(seconds, 5), check=True
+                )
+            out[str(conns)] = {"load": load, "check": checked.as_dict() if checked else None}
+            _print(gateway.name, server.name, conns, load, out[str(conns)]["check"])
+    return out
+
+
+def bench_floor(server: Server, seconds: int) -> dict[str, Any]:
+    """One round of the raw stdio round trip (every response checked)."""
+    out: dict[str, Any] = {}
+    for conns in CONNECTIONS:
+        res = run_floor(list(server.argv), conns, seconds, server.tool).as_dict()
+        out[str(conns)] = {"load": res, "check": res}
+        _print("floor", server.name, conns, res, res)
     return out
 
 
@@ -126,39 +166,69 @@ def write_replacing(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def bench_floor(server: Server, seconds: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"gateway": "floor (raw stdio)", "server": server.name, "runs": {}}
-    for conns in CONNECTIONS:
-        res = run_floor(list(server.argv), conns, seconds)
-        out["runs"][str(conns)] = {"load": res.as_dict(), "check": res.as_dict()}
-        print(
-            f"{'floor':14} {server.name:5} c={conns:<2} {res.rps:9.1f} req/s "
-            f"p50 {res.p50_ms:7.2f} ms p99 {res.p99_ms:7.2f} ms mismatches {res.mismatches}",
-            flush=True,
-        )
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8, help="measured seconds per run (≤ 10)")
+    parser.add_argument("--seconds", type=int, default=5, help="measured seconds per run (≤ 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, gateways interleaved")
     parser.add_argument("--gateways", default=",".join(GATEWAYS))
     parser.add_argument("--servers", default="fast,time")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     all_servers = servers()
+    names = ["floor", *args.gateways.split(",")]
+    # (gateway, server) -> conns -> {"rounds": [load...], "check": checked}
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    errors: dict[tuple[str, str], str] = {}
+    load_before = os.getloadavg()
+    for rnd in range(args.rounds):
+        print(f"-- round {rnd + 1}/{args.rounds}", flush=True)
+        for sname in args.servers.split(","):
+            server = all_servers[sname]
+            for name in names:
+                key = (name, sname)
+                if key in errors:
+                    continue
+                try:
+                    if name == "floor":
+                        runs = bench_floor(server, args.seconds)
+                    else:
+                        runs = bench_gateway(GATEWAYS[name], server, args.seconds, check=rnd == 0)
+                except Exception as exc:  # a peer that fails is reported, not hidden
+                    print(f"{name:14} {sname:5} FAILED: {exc}", flush=True)
+                    errors[key] = str(exc)
+                    continue
+                for conns, run in runs.items():
+                    slot = table.setdefault(key, {}).setdefault(
+                        conns, {"rounds": [], "check": None}
+                    )
+                    slot["rounds"].append(run["load"])
+                    slot["check"] = slot["check"] or run["check"]
     results: list[dict[str, Any]] = []
-    for name in args.servers.split(","):
-        server = all_servers[name]
-        if server.name == "fast":
-            results.append(bench_floor(server, args.seconds))
-        for gname in args.gateways.split(","):
-            try:
-                results.append(bench_gateway(GATEWAYS[gname], server, args.seconds))
-            except Exception as exc:  # a peer that fails is reported, not hidden
-                print(f"{gname:14} {server.name:5} FAILED: {exc}", flush=True)
-                results.append({"gateway": gname, "server": server.name, "error": str(exc)})
-    doc = {"machine": machine.describe(), "seconds": args.seconds, "results": results}
+    for sname in args.servers.split(","):
+        for name in names:
+            key = (name, sname)
+            label = "floor (raw stdio)" if name == "floor" else name
+            if key in errors:
+                results.append({"gateway": label, "server": sname, "error": errors[key]})
+                continue
+            runs = {
+                conns: {
+                    "load": _summary(slot["rounds"]),
+                    "rounds": slot["rounds"],
+                    "check": slot["check"],
+                }
+                for conns, slot in table.get(key, {}).items()
+            }
+            results.append({"gateway": label, "server": sname, "runs": runs})
+    machine_info = machine.describe()
+    machine_info["loadavg_before"] = [round(x, 2) for x in load_before]
+    machine_info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    doc = {
+        "machine": machine_info,
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "results": results,
+    }
     write_replacing(args.out, json.dumps(doc, indent=2) + "\n")
     write_replacing(args.out.with_suffix(".md"), report.render(doc))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
