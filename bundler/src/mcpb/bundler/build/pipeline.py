@@ -9,12 +9,14 @@ directory exactly as it was.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import tempfile
 import time
 import tomllib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,52 +215,67 @@ class _Builder:
     def build_all(
         self, work: Path, pending: Path
     ) -> tuple[list[PlatformBundle], dict[str, Any], str | None, list[str]]:
-        results: list[PlatformBundle] = []
-        manifest: dict[str, Any] = {}
-        marker: str | None = None
+        """Build the platforms concurrently (installs wait on I/O, zlib releases the GIL)."""
+        if self.source.kind is SourceKind.PYTHON_PROJECT and not self._has_manifest():
+            self._project_wheel(work)  # shared by every platform: build it once, up front
+        platforms = self.options.platforms
+        workers = max(1, min(len(platforms), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self._build_one, work, pending, p) for p in platforms]
+            done = [f.result() for f in futures]
+        results = [bundle for bundle, _ in done]
+        staged_all = [staged for _, staged in done]
+        first = staged_all[0]
+        for other, platform in zip(staged_all[1:], platforms[1:], strict=True):
+            for key in ("name", "version"):
+                if other.manifest.get(key) != first.manifest.get(key):
+                    raise BuildError(
+                        f"{platform}: {key} {other.manifest.get(key)!r} differs from "
+                        f"{platforms[0]}'s {first.manifest.get(key)!r}; pin the version"
+                    )
         notes: list[str] = []
-        for platform in self.options.platforms:
-            t0 = time.monotonic()
-            self.say(f"{platform}: staging {self.source}")
-            staged = self._stage(work / platform.slug, platform)
-            issues = validate_manifest_data(staged.manifest)
-            if issues:
-                raise ManifestError("manifest.json (derived)", issues)
-            entries = staged.entries
-            elf_count = check_elf_files(
-                ((e.name, entry_head(e, HEADER_SIZE)) for e in entries), platform
-            )
-            name = bundle_file_name(
-                str(staged.manifest["name"]), str(staged.manifest["version"]), platform
-            )
-            self.say(f"{platform}: packing {len(entries)} files ({elf_count} ELF, all checked)")
-            info = pack_bundle(
-                staged.manifest,
-                entries,
-                pending / name,
-                platform=str(platform),
-                runtime=self.runtime,
-                python=self.python,
-                epoch=self.options.epoch,
-            )
-            results.append(
-                PlatformBundle(
-                    platform,
-                    info.path,
-                    info.sha256,
-                    info.compressed_size,
-                    info.file_count,
-                    elf_count,
-                    staged.pruned.files,
-                    staged.pruned.bytes,
-                )
-            )
-            self.say(
-                f"{platform}: {name} ({info.compressed_size} bytes) in {time.monotonic() - t0:.1f}s"
-            )
-            manifest, marker = staged.manifest, staged.marker
+        for staged in staged_all:
             notes.extend(n for n in staged.notes if n not in notes)
-        return results, manifest, marker, notes
+        return results, first.manifest, first.marker, notes
+
+    def _build_one(
+        self, work: Path, pending: Path, platform: Platform
+    ) -> tuple[PlatformBundle, _Staged]:
+        t0 = time.monotonic()
+        self.say(f"{platform}: staging {self.source}")
+        staged = self._stage(work / platform.slug, platform)
+        issues = validate_manifest_data(staged.manifest)
+        if issues:
+            raise ManifestError("manifest.json (derived)", issues)
+        entries = staged.entries
+        heads = ((e.name, entry_head(e, HEADER_SIZE)) for e in entries)
+        elf_count = check_elf_files(heads, platform)
+        name = bundle_file_name(
+            str(staged.manifest["name"]), str(staged.manifest["version"]), platform
+        )
+        self.say(f"{platform}: packing {len(entries)} files ({elf_count} ELF, all checked)")
+        info = pack_bundle(
+            staged.manifest,
+            entries,
+            pending / name,
+            platform=str(platform),
+            runtime=self.runtime,
+            python=self.python,
+            epoch=self.options.epoch,
+        )
+        took = time.monotonic() - t0
+        self.say(f"{platform}: {name} ({info.compressed_size} bytes) in {took:.1f}s")
+        bundle = PlatformBundle(
+            platform,
+            info.path,
+            info.sha256,
+            info.compressed_size,
+            info.file_count,
+            elf_count,
+            staged.pruned.files,
+            staged.pruned.bytes,
+        )
+        return bundle, staged
 
     def _stage(self, stage: Path, platform: Platform) -> _Staged:
         kind = self.source.kind
@@ -295,7 +312,7 @@ class _Builder:
         if self.source.kind is SourceKind.PYPI:
             requirement, dist_name = self.source.requirement, str(self.source.package)
         else:
-            wheel = self._project_wheel(stage.parent)
+            wheel = self._project_wheel(stage.parent)  # built before the threads start
             requirement, dist_name = str(wheel), wheel.name.split("-", 1)[0]
         self.say(f"{platform}: uv pip install {dist_name} for Python {self.python}")
         python.vendor(

@@ -10,6 +10,7 @@ package itself; a top-level package of that name is left alone because something
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,18 +38,18 @@ def prune_site_packages(root: Path) -> PruneReport:
     """Prune a ``uv pip install --target`` directory in place."""
     report = PruneReport()
     doomed: list[Path] = []
-    bin_dir = root / "bin"
-    if bin_dir.is_dir():
-        doomed.append(bin_dir)
-    for path in sorted(root.rglob("*")):
-        if any(path.is_relative_to(d) for d in doomed):
-            continue
-        if (
-            (path.is_dir() and path.name == "__pycache__")
-            or (path.is_file() and path.suffix in CACHE_SUFFIXES)
-            or (path.is_dir() and path.name in TEST_DIRS and _inside_package(path, root))
-        ):
-            doomed.append(path)
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        for name in list(dirnames):
+            path = base / name
+            if (
+                (base == root and name == "bin")
+                or name == "__pycache__"
+                or (name in TEST_DIRS and _inside_package(path, root))
+            ):
+                doomed.append(path)
+                dirnames.remove(name)  # do not descend into what goes anyway
+        doomed.extend(base / f for f in filenames if f.endswith(CACHE_SUFFIXES))
     for path in doomed:
         report.add(path, root)
         if path.is_dir():
@@ -56,16 +57,6 @@ def prune_site_packages(root: Path) -> PruneReport:
         else:
             path.unlink()
     _rewrite_records(root)
-    return report
-
-
-def prune_bytecode(root: Path) -> PruneReport:
-    """Remove only byte-code caches (for an author's own tree, where nothing else is ours)."""
-    report = PruneReport()
-    for path in sorted(root.rglob("__pycache__")):
-        if path.is_dir():
-            report.add(path, root)
-            shutil.rmtree(path)
     return report
 
 
