@@ -19,11 +19,13 @@ from mcpb.bundle.errors import McpbError
 COMMANDS: dict[str, str] = {
     "bridge": "mcpb.bundler.commands.bridge:bridge",
     "build": "mcpb.bundler.commands.build:build",
+    "image": "mcpb.bundler.commands.image:image",
     "info": "mcpb.bundler.commands.info:info",
     "init": "mcpb.bundler.commands.init:init",
     "pack": "mcpb.bundler.commands.pack:pack",
     "run": "mcpb.bundler.commands.run:run",
     "sign": "mcpb.bundler.commands.sign:sign",
+    "test": "mcpb.bundler.commands.test:test",
     "unpack": "mcpb.bundler.commands.unpack:unpack",
     "unsign": "mcpb.bundler.commands.unsign:unsign",
     "validate": "mcpb.bundler.commands.validate:validate",

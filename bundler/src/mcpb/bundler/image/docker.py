@@ -135,3 +135,46 @@ def tag_image(source: str, target: str) -> None:
 def remove_image(ref: str) -> None:
     """Remove the name ``ref`` (the image goes when no name or container is left)."""
     _run(["image", "rm", ref], f"docker image rm {ref}")
+
+
+def run_detached(image: str, docker_args: Sequence[str], command: Sequence[str] = ()) -> str:
+    """``docker run -d [ARGS] IMAGE [COMMAND]``; the container id."""
+    out = _run(["run", "-d", *docker_args, image, *command], f"docker run {image}", timeout=120)
+    return out.strip()
+
+
+def container_state(cid: str) -> dict[str, Any]:
+    """``State`` of ``docker inspect``: Status, Running, ExitCode, Health…"""
+    out = _run(["container", "inspect", "--format", "{{json .State}}", cid], f"inspect {cid[:12]}")
+    state: dict[str, Any] = json.loads(out)
+    return state
+
+
+def host_port(cid: str, port: int) -> int:
+    """The loopback port Docker published for the container's ``port``."""
+    out = _run(["port", cid, f"{port}/tcp"], f"docker port {cid[:12]}")
+    for line in out.splitlines():
+        host, _, number = line.strip().rpartition(":")
+        if number.isdigit() and host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104
+            return int(number)
+    raise BuildError(f"container {cid[:12]}: port {port} is not published on IPv4")
+
+
+def logs(cid: str) -> str:
+    """Everything the container wrote (stdout and stderr)."""
+    proc = subprocess.run(
+        [docker_command(), "logs", cid], capture_output=True, text=True, check=False, timeout=60
+    )
+    return proc.stdout + proc.stderr
+
+
+def stop(cid: str, grace: int = 10) -> None:
+    """``docker stop -t GRACE``: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    _run(["stop", "-t", str(grace), cid], f"docker stop {cid[:12]}", timeout=grace + 60)
+
+
+def remove(cid: str) -> None:
+    """Remove the container and its anonymous volumes, whatever its state."""
+    subprocess.run(
+        [docker_command(), "rm", "-f", "-v", cid], capture_output=True, check=False, timeout=60
+    )

@@ -209,6 +209,12 @@ def finish(root: Path, runtime: Runtime, arch: Arch) -> None:
     python3 = root / "usr" / "bin" / "python3"
     if not os.path.lexists(python3):
         python3.symlink_to(f"python{runtime.python}")
+    if runtime.kind == "node":
+        # where the official node images keep it: base_images/node/Dockerfile copies this path
+        local_node = root / "usr" / "local" / "bin" / "node"
+        local_node.parent.mkdir(parents=True, exist_ok=True)
+        if not os.path.lexists(local_node):
+            local_node.symlink_to("/usr/bin/node")
     _write(root / "etc" / "passwd", _PASSWD, 0o644)
     _write(root / "etc" / "group", _GROUP, 0o644)
     _write(root / "etc" / "ssl" / "certs" / "ca-certificates.crt", ca_bundle(root), 0o644)
