@@ -6,6 +6,7 @@ when any platform fails. The CLI is exercised as a subprocess for exit codes and
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -244,3 +245,82 @@ def test_bad_sources_are_usage_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "expected pypi:NAME" in proc.stderr
     proc = mcpb("build", "npm:x", "-p", "riscv64", cwd=tmp_path)
     assert proc.returncode == 2 and "unknown platform 'riscv64'" in proc.stderr
+
+
+def test_python_project_with_manifest_is_completed_not_overwritten(tmp_path: Path) -> None:
+    """An author's manifest keeps its values; dependencies land where its PYTHONPATH points."""
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "server.py").write_text("import orjson\nprint(orjson.dumps([1]))\n")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "2.0.0"\ndescription = "from pyproject"\n'
+        'dependencies = ["orjson>=3.10"]\n'
+    )
+    manifest = {
+        "manifest_version": "0.3",
+        "name": "proj",
+        "version": "1.9.0",
+        "description": "the author's words",
+        "author": {"name": "A"},
+        "server": {
+            "type": "python",
+            "entry_point": "src/server.py",
+            "mcp_config": {
+                "command": "python3",
+                "args": ["${__dirname}/src/server.py"],
+                "env": {"PYTHONPATH": "${__dirname}/vendor"},
+            },
+        },
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    result = _build(root, tmp_path / "out", platforms=BOTH[1:])
+    assert result.notes == ("manifest.json version '1.9.0' differs from pyproject's '2.0.0'",)
+    [bundle] = result.bundles
+    assert bundle.path.name == "proj-v1.9.0-linux-arm64.mcpb"
+    with zipfile.ZipFile(bundle.path) as zf:
+        names = zf.namelist()
+        packed = json.loads(zf.read("manifest.json"))
+    assert {k: v for k, v in packed.items() if k != "_meta"} == manifest
+    assert "src/server.py" in names and "pyproject.toml" in names
+    so = [n for n in names if n.startswith("vendor/orjson/") and n.endswith(".so")]
+    assert len(so) == 1 and "aarch64" in so[0]
+    assert bundle.elf_files == 1
+
+
+def test_entry_point_override_and_ambiguous_scripts(tmp_path: Path) -> None:
+    root = tmp_path / "two"
+    (root / "src" / "two").mkdir(parents=True)
+    (root / "src" / "two" / "__init__.py").write_text(
+        "import sys\n\ndef a() -> None:\n    print('A')\n\ndef b() -> None:\n    print('B')\n"
+    )
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [project]
+            name = "two"
+            version = "0.1.0"
+            [project.scripts]
+            two-a = "two:a"
+            two-b = "two:b"
+            [build-system]
+            requires = ["hatchling>=1.25"]
+            build-backend = "hatchling.build"
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/two"]
+            """
+        )
+    )
+    proc = mcpb("build", str(root), "-p", "amd64", "-o", str(tmp_path / "o1"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "cannot tell which console script starts the server (two-a, two-b)" in proc.stderr
+    result = _build(root, tmp_path / "o2", platforms=BOTH[:1], entry_point="two:b")
+    launch = extract_launch(result.bundles[0].path, tmp_path / "x")
+    run = subprocess.run(
+        [launch.command, *launch.args],
+        env={**os.environ, **launch.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert run.stdout == "B\n"
