@@ -58,12 +58,14 @@ def _handler(state: FaultyServer) -> type[BaseHTTPRequestHandler]:
                 self._serve(cut=False)
             elif action == "cut":
                 self._serve(cut=True)
+            elif action == "short":  # half the body, then a clean close (no reset)
+                self._serve(cut=True, reset=False)
             elif action == "cut-old":  # the file changes after this response
-                self._serve(cut=True, etag='"old"')
+                self._serve(cut=True, etag='"old"', reset=False)
             else:
                 self._serve(cut=False)
 
-        def _serve(self, *, cut: bool, etag: str | None = None) -> None:
+        def _serve(self, *, cut: bool, etag: str | None = None, reset: bool = True) -> None:
             etag = etag or state.etag
             body, start = state.body, 0
             wanted = self.headers.get("Range")
@@ -89,10 +91,12 @@ def _handler(state: FaultyServer) -> type[BaseHTTPRequestHandler]:
             if cut:
                 self.wfile.write(payload[: len(payload) // 2])
                 self.wfile.flush()
-                # SO_LINGER 0: close with a TCP reset, the harshest mid-body failure.
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
+                if reset:  # SO_LINGER 0: close with a TCP reset, the harshest mid-body failure
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                else:
+                    self.connection.shutdown(socket.SHUT_WR)
                 self.connection.close()
                 return
             # the client may have given up (timeout tests): expected

@@ -40,6 +40,7 @@ from mcpb.bundle.errors import FetchError, IntegrityError
 log = logging.getLogger("mcpb.loader.fetch")
 
 CHUNK = 1 << 16
+PROGRESS = 1 << 20  # bytes an interrupted attempt must add to be forgiven
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -182,8 +183,11 @@ class _Download:
         self.progress = _Progress.create(self.shown, opts.progress)
 
     def run(self) -> None:
+        """Attempt until done; an attempt that moved the file on by ``PROGRESS`` bytes or more
+        does not count against ``attempts`` (a long download over a flaky link finishes)."""
         failures = 0
         while True:
+            before = self.received
             try:
                 self._attempt()
             except _RestartError as why:
@@ -191,12 +195,13 @@ class _Download:
                 self._reset()
                 failures += 1
             except _RetryError as why:
-                failures += 1
+                if self.received - before < PROGRESS:
+                    failures += 1
                 if failures >= self.opts.attempts:
                     raise FetchError(
                         f"{self.shown}: {why} (gave up after {self.attempts} attempts)"
                     ) from None
-                delay = self._backoff(failures)
+                delay = self._backoff(max(failures, 1))
                 log.warning("%s: %s; retrying in %.1fs", self.shown, why, delay)
                 time.sleep(delay)
             else:
