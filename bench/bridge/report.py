@@ -10,17 +10,18 @@ from bench.bridge.peers import GATEWAYS
 def _row(entry: dict[str, Any], conns: str) -> str:
     name = entry["gateway"]
     if "error" in entry:
-        return f"| {name} | {conns} | failed: {entry['error'][:80]} | | | | | |"
+        return f"| {name} | {conns} | failed: {entry['error'][:80]} | | | | | | |"
     run = entry["runs"].get(conns)
     if run is None:
-        return f"| {name} | {conns} | not run | | | | | |"
+        return f"| {name} | {conns} | not run | | | | | | |"
     load, check = run["load"], run["check"]
     errors = sum(load.get("errors", {}).values())
     spread = f"{load['rps_min']:,.0f}–{load['rps_max']:,.0f}"
     checked = f"{check['mismatches']} / {check['checked']:,}" if check else "not checked"
+    cpu = f"{load['cpu_us_per_req']:.0f}" if load.get("cpu_us_per_req") else "–"
     return (
         f"| {name} | {conns} | **{load['rps']:,.0f}** | {spread} | {load['p50_ms']:.2f} "
-        f"| {load['p99_ms']:.2f} | {errors} | {checked} |"
+        f"| {load['p99_ms']:.2f} | {cpu} | {errors} | {checked} |"
     )
 
 
@@ -58,7 +59,9 @@ def render(doc: dict[str, Any]) -> str:
         "`tools/call` per request. req/s, p50 and p99 (ms) are medians over the rounds; the "
         "range is the lowest and highest round. The last column is a separate run of the same "
         "shape (first round) in which every response's id and content were compared with its "
-        f"request. Load average before/after: {m.get('loadavg_before')} / "
+        "request. CPU µs/req: user+system CPU time of the gateway and all its processes "
+        "(children included) per request, a measure that busy neighbours disturb far less "
+        f"than req/s. Load average before/after: {m.get('loadavg_before')} / "
         f"{m.get('loadavg_after')} (other work shared the machine).",
         "",
     ]
@@ -74,8 +77,9 @@ def render(doc: dict[str, Any]) -> str:
         out += [
             f"## {title}",
             "",
-            "| gateway | conns | req/s | req/s range | p50 | p99 | errors | mismatches / checked |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| gateway | conns | req/s | req/s range | p50 | p99 | CPU µs/req | errors "
+            "| mismatches / checked |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for entry in entries:
             for conns in ("1", "16"):

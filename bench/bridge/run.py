@@ -34,6 +34,7 @@ from bench.bridge.floor import run_floor
 from bench.bridge.peers import CACHE, GATEWAYS, Gateway, Server, servers
 from bench.bridge.session import call_tool, open_session, wait_ready
 from bench.bridge.wrk import run_wrk
+from tests.support.servers import descendants
 
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = (1, 16)
@@ -108,6 +109,7 @@ def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "rps_max": max(rps),
         "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
         "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
+        "cpu_us_per_req": statistics.median(r.get("cpu_us_per_req", 0.0) for r in rounds),
         "errors": {
             k: sum(r.get("errors", {}).get(k, 0) for r in rounds)
             for k in rounds[0].get("errors", {})
@@ -127,10 +129,23 @@ def _print(
     )
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and every live process below it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def bench_gateway(gateway: Gateway, server: Server, seconds: int, check: bool) -> dict[str, Any]:
     """One round of one gateway in front of one server: each connection count, maybe checked."""
     out: dict[str, Any] = {}
-    with running(gateway, server) as (url, _proc):
+    with running(gateway, server) as (url, proc):
         for conns in CONNECTIONS:
             with httpx.Client(timeout=30) as client:
                 opened = [open_session(client, url) for _ in range(conns)]
@@ -138,7 +153,10 @@ def bench_gateway(gateway: Gateway, server: Server, seconds: int, check: bool) -
             version = opened[0][1]
             sanity(url, sids[0], version, server)
             run_wrk(url, sids, version, server.tool, seconds=1, check=False)  # warm-up
+            cpu_before = tree_cpu_seconds(proc.pid)
             load = run_wrk(url, sids, version, server.tool, seconds=seconds, check=False).as_dict()
+            cpu = tree_cpu_seconds(proc.pid) - cpu_before
+            load["cpu_us_per_req"] = round(1e6 * cpu / max(load["requests"], 1), 1)
             checked = None
             if check:
                 checked = run_wrk(

@@ -148,9 +148,10 @@ def test_cancellation(seen: dict[str, Any]) -> None:
             id="shared",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="bridge bug: in shared mode a sampling request is sent to the session "
-                "whose request is most recent, not the one whose tools/call triggered it, so "
-                "client B answers (and sees the prompt of) client A",
+                reason="bridge bug: in shared mode a server→client request is routed by a "
+                "heuristic (the oldest tool-like request in flight); with two sessions calling "
+                "tools at once both sampling requests reach one client, which sees and answers "
+                "the other's prompt",
             ),
         ),
         pytest.param(("--stateful",), id="stateful"),
