@@ -128,8 +128,11 @@ import json, sys
 from pathlib import Path
 from mcpb.loader.app import obtain
 from mcpb.loader.config import LoaderConfig
+import time
+start = time.time()
 got = obtain(LoaderConfig(bundle_url=sys.argv[1], sha256=sys.argv[2], cache_dir=Path(sys.argv[3])))
-print(json.dumps({"tree": str(got.tree), "from_cache": got.from_cache}))
+out = {"tree": str(got.tree), "from_cache": got.from_cache, "start": start, "end": time.time()}
+print(json.dumps(out))
 """
 
 
@@ -137,7 +140,7 @@ def test_two_loaders_at_once_share_one_download(tmp_path: Path) -> None:
     path, sha = make_bundle(tmp_path / "b.mcpb", STDIO_SERVER)
     cache = tmp_path / "cache"
     # the first download stalls, so the second process arrives while the first holds the lock
-    state = FaultyServer(path.read_bytes(), plan=["stall"], stall=1.0)
+    state = FaultyServer(path.read_bytes(), plan=["stall"], stall=2.0)
     with faulty_server(state) as srv:
         procs = [
             subprocess.Popen(
@@ -154,6 +157,8 @@ def test_two_loaders_at_once_share_one_download(tmp_path: Path) -> None:
             assert p.returncode == 0, err
             results.append(json.loads(out))
         assert len(srv.requests) == 1  # one download for both
+    # both were inside obtain() at the same time: the second waited on the first's lock
+    assert max(r["start"] for r in results) < min(r["end"] for r in results)
     assert {r["tree"] for r in results} == {str(cache / "trees" / sha)}
     assert sorted(r["from_cache"] for r in results) == [False, True]
     assert entries(cache / "trees") == [sha]
