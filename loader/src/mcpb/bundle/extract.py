@@ -63,12 +63,12 @@ def safe_extract(
     try:
         with open_bundle(path, limits=limits) as bundle:
             tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-            result = _extract_into(bundle, tmp, verify_record)
+            result = _extract_into(bundle, tmp, dest, verify_record)
             tmp.chmod(0o755)
             if os.path.lexists(dest):
                 raise ArchiveError(f"{dest}: appeared while extracting")
             tmp.rename(dest)
-            return ExtractResult(dest=dest, **result)
+            return result
     except BaseException as exc:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -100,11 +100,17 @@ def _make_parents(parent: Path) -> list[Path]:
     return created
 
 
-def _extract_into(bundle: Bundle, root: Path, verify_record: bool) -> dict[str, Any]:
+def _extract_into(bundle: Bundle, root: Path, dest: Path, verify_record: bool) -> ExtractResult:
+    """Write every entry under ``root`` (a fresh private directory); describe it as ``dest``."""
     record: dict[str, str] | None = None
+    src = bundle.source
     if verify_record and bundle.meta is not None:
         record = bundle.meta.files
-    src = bundle.source
+        missing = sorted(set(record) - set(bundle.names()))
+        if missing:
+            raise IntegrityError(
+                f"{src}: entry {missing[0]!r}: listed in the SHA256 record but not in the bundle"
+            )
     made: set[str] = set()
     count = 0
     total = 0
@@ -156,16 +162,11 @@ def _extract_into(bundle: Bundle, root: Path, verify_record: bool) -> dict[str, 
         got = digest.hexdigest()
         if want is not None and got != want:
             raise IntegrityError(f"{where}: SHA256 mismatch: record says {want}, got {got}")
-    if record is not None:
-        missing = sorted(set(record) - set(bundle.names()))
-        if missing:
-            raise IntegrityError(
-                f"{src}: entry {missing[0]!r}: listed in the SHA256 record but not in the bundle"
-            )
-    return {
-        "file_count": count,
-        "total_size": total,
-        "verified": record is not None,
-        "meta": bundle.meta,
-        "manifest_data": bundle.manifest_data,
-    }
+    return ExtractResult(
+        dest=dest,
+        file_count=count,
+        total_size=total,
+        verified=record is not None,
+        meta=bundle.meta,
+        manifest_data=bundle.manifest_data,
+    )
