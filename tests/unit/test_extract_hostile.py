@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpb.bundle.errors import IntegrityError, McpbError, UnsafeArchiveError
+from mcpb.bundle.errors import ArchiveError, IntegrityError, McpbError, UnsafeArchiveError
 from mcpb.bundle.extract import open_bundle, safe_extract
 from tests.support.hostile import CASES, HostileCase, RawMember, manifest_member, raw_zip
 
@@ -98,3 +98,14 @@ def test_overall_ratio_limit(tmp_path: Path) -> None:
     path.write_bytes(raw_zip([*members, manifest_member()]))
     with pytest.raises(UnsafeArchiveError, match=r"many\.mcpb: expands \d+x"):
         open_bundle(path)
+
+
+def test_failure_after_files_were_written_leaves_nothing(tmp_path: Path) -> None:
+    """Entries are only checked for CRC as they are inflated: by then others are on disk."""
+    good = [RawMember(f"pkg/good{i}.py", b"ok = True\n" * 100) for i in range(3)]
+    bad = RawMember("pkg/zbad.py", b"x = 1\n" * 100, crc=0xDEADBEEF)
+    path = tmp_path / "late.mcpb"
+    path.write_bytes(raw_zip([*good, bad, manifest_member()]))
+    case = HostileCase("late", path, ArchiveError, repr("pkg/zbad.py"))
+    err = check_refused(case, tmp_path)
+    assert "CRC-32 mismatch" in str(err)
