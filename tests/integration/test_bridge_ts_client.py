@@ -140,6 +140,20 @@ def test_cancellation(seen: dict[str, Any]) -> None:
     assert cancel["after"] == ["Echo: after cancel"]
 
 
+def test_resource_subscription_updates(seen: dict[str, Any]) -> None:
+    subscription = _ok(seen, "subscription")
+    assert subscription["updated"], "no notifications/resources/updated within 4 s"
+    assert set(subscription["updated"]) == {"demo://resource/static/document/features.md"}
+
+
+def test_terminated_session_is_gone(seen: dict[str, Any]) -> None:
+    if seen["transport"] == "sse":
+        assert seen["terminate"] is None  # the legacy transport has no DELETE
+        return
+    terminate = _ok(seen, "terminate")
+    assert terminate == {"status": 404, "cleared": True}
+
+
 @pytest.mark.parametrize(
     "mode",
     [

@@ -60,6 +60,9 @@ async function connect(tag, seen) {
   client.setNotificationHandler(types.LoggingMessageNotificationSchema, (n) => {
     seen.logs.push(n.params);
   });
+  client.setNotificationHandler(types.ResourceUpdatedNotificationSchema, (n) => {
+    seen.updated.push(n.params.uri);
+  });
   const url = new URL(opts.url);
   const transport =
     opts.transport === "sse" ? new SSEClientTransport(url) : new StreamableHTTPClientTransport(url);
@@ -68,7 +71,7 @@ async function connect(tag, seen) {
 }
 
 async function everything(out) {
-  const seen = { sampling: [], elicitation: [], logs: [] };
+  const seen = { sampling: [], elicitation: [], logs: [], updated: [] };
   const { client, transport } = await connect("A", seen);
   out.serverInfo = client.getServerVersion();
   out.sessionId = transport.sessionId ?? null;
@@ -148,6 +151,33 @@ async function everything(out) {
     const result = await client.callTool({ name: "no-such-tool", arguments: {} }, undefined, TIMEOUT);
     return { isError: result.isError ?? false, text: texts(result) };
   });
+  await step(out, "subscription", async () => {
+    const uri = "demo://resource/static/document/features.md";
+    await client.subscribeResource({ uri }, TIMEOUT);
+    await client.callTool({ name: "toggle-subscriber-updates", arguments: {} }, undefined, TIMEOUT);
+    const deadline = Date.now() + 4000;
+    while (seen.updated.length === 0 && Date.now() < deadline) await sleep(50);
+    await client.callTool({ name: "toggle-subscriber-updates", arguments: {} }, undefined, TIMEOUT);
+    await client.unsubscribeResource({ uri }, TIMEOUT);
+    return { updated: seen.updated.slice() };
+  });
+  // Ending the session (DELETE): the same session id is then refused with 404.
+  await step(out, "terminate", async () => {
+    if (opts.transport === "sse") return null;
+    const sid = transport.sessionId;
+    await transport.terminateSession();
+    const response = await fetch(opts.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": sid,
+        "mcp-protocol-version": transport.protocolVersion ?? "2025-11-25",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 99, method: "tools/list" }),
+    });
+    return { status: response.status, cleared: transport.sessionId === undefined };
+  });
   await client.close();
 }
 
@@ -156,7 +186,7 @@ async function pair(out) {
   const tags = ["A", "B"];
   const peers = await Promise.all(
     tags.map(async (tag) => {
-      const seen = { sampling: [], elicitation: [], logs: [] };
+      const seen = { sampling: [], elicitation: [], logs: [], updated: [] };
       return { tag, seen, ...(await connect(tag, seen)) };
     }),
   );
@@ -194,7 +224,7 @@ async function pair(out) {
 }
 
 async function time(out) {
-  const seen = { sampling: [], elicitation: [], logs: [] };
+  const seen = { sampling: [], elicitation: [], logs: [], updated: [] };
   const { client } = await connect("T", seen);
   out.serverInfo = client.getServerVersion();
   await step(out, "tools", async () => (await client.listTools({}, TIMEOUT)).tools.map((t) => t.name));
