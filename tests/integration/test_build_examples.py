@@ -324,3 +324,32 @@ def test_entry_point_override_and_ambiguous_scripts(tmp_path: Path) -> None:
         check=True,
     )
     assert run.stdout == "B\n"
+
+
+def test_node_addon_prebuilds_are_per_platform(tmp_path: Path) -> None:
+    """bufferutil 4.0.8 ships prebuilt addons for linux-x64 (and darwin/win32), not linux-arm64."""
+    root = tmp_path / "addon"
+    root.mkdir()
+    (root / "index.js").write_text("require('bufferutil');\n")
+    (root / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "addon-user",
+                "version": "1.0.0",
+                "main": "index.js",
+                "dependencies": {"bufferutil": "4.0.8"},
+            }
+        )
+    )
+    result = _build(root, tmp_path / "out", platforms=BOTH[:1])
+    [bundle] = result.bundles
+    with zipfile.ZipFile(bundle.path) as zf:
+        prebuilt = [n for n in zf.namelist() if "/prebuilds/" in n]
+    assert prebuilt == ["node_modules/bufferutil/prebuilds/linux-x64/node.napi.node"]
+    assert bundle.elf_files == 1
+    with pytest.raises(BuildError) as err:
+        _build(root, tmp_path / "out-arm", platforms=BOTH[1:])
+    assert str(err.value).startswith(
+        "bufferutil@4.0.8 is a node-gyp addon with no prebuilt binary for linux/arm64"
+    )
+    assert list((tmp_path / "out-arm").iterdir()) == []
