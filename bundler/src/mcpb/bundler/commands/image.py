@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 from importlib.metadata import version as dist_version
 from pathlib import Path
 
 import click
 
-from mcpb.bundle.platform import parse_platforms
-from mcpb.bundler.image.build import BuildSettings, ImageResult, build_one
+from mcpb.bundle.errors import UsageError
+from mcpb.bundle.platform import parse_platform, parse_platforms
+from mcpb.bundler.image.build import BuildSettings, ImageResult, build_one, dockerfile_for
 from mcpb.bundler.image.cache import default_cache_dir
 from mcpb.bundler.image.labels import provenance
-from mcpb.bundler.image.site import workspace_root
+from mcpb.bundler.image.site import install_loader, workspace_root
 from mcpb.bundler.image.spec import DEFAULT_RUNTIMES, ImageSpec, normalize_prefix, parse_runtime
 
 DEFAULT_PLATFORMS = "linux/amd64,linux/arm64"
@@ -88,3 +90,21 @@ def _print(result: ImageResult) -> None:
         f"{how:12} {result.refs[0]:28} {result.spec.platform!s:12} "
         f"{result.size / 1e6:6.1f} MB  {result.seconds:5.1f} s"
     )
+
+
+@image.command("context")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-r", "--runtime", default="python:3.13", show_default=True, metavar="RUNTIME")
+@click.option("-p", "--platform", "platform_text", default="linux/amd64", show_default=True)
+def context(directory: Path, runtime: str, platform_text: str) -> None:
+    """Write a build context (opt/mcpb/ and the Dockerfile) for building FROM an official image:
+    docker build --build-arg BASE=python:3.13-slim DIRECTORY."""
+    parsed = parse_runtime(runtime)
+    platform = parse_platform(platform_text)
+    if directory.exists() and any(directory.iterdir()):
+        raise UsageError(f"{directory}: not empty; give a new or empty directory")
+    workspace = workspace_root()
+    directory.mkdir(parents=True, exist_ok=True)
+    install_loader(directory, platform, parsed.python, workspace)
+    shutil.copy2(dockerfile_for(workspace, parsed.kind), directory / "Dockerfile")
+    click.echo(f"{directory}: build context for {parsed} on {platform}")

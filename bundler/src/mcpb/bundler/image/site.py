@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 from mcpb.bundle.errors import BuildError
@@ -92,15 +93,15 @@ def workspace_root(start: Path | None = None) -> Path:
 def install_loader(context: Path, platform: Platform, python: str, workspace: Path) -> str:
     """Write ``opt/mcpb/`` (site, entrypoint, probe) under ``context``; a digest of what went
     in (the loader wheel's bytes and every installed distribution's name and version)."""
-    wheels = context.parent / "wheel"
-    wheel = build_wheel(workspace / "loader", wheels)
     site = context / SITE
-    vendor([str(wheel)], site, PythonTarget(platform, python))
+    with tempfile.TemporaryDirectory(prefix="mcpb-loader-wheel-") as tmp:
+        wheel = build_wheel(workspace / "loader", Path(tmp))
+        vendor([str(wheel)], site, PythonTarget(platform, python))
+        digest = hashlib.sha256(wheel.read_bytes())
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts name the host's Python
     (context / "opt" / "mcpb" / "loader.py").write_text(ENTRYPOINT)
     (context / "opt" / "mcpb" / "healthcheck.py").write_text(HEALTHCHECK)
     (context / "opt" / "mcpb" / "prepare.py").write_text(PREPARE)
-    digest = hashlib.sha256(wheel.read_bytes())
     for name in sorted(p.name for p in site.glob("*.dist-info")):
         digest.update(name.encode() + b"\n")
     digest.update((ENTRYPOINT + HEALTHCHECK + PREPARE).encode())

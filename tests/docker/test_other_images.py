@@ -1,0 +1,113 @@
+"""The arm64 image under qemu, the node image, the binary image and ``mcpb test``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mcpb.bundle.digest import sha256_file
+from mcpb.bundler.image import docker
+from tests.docker.conftest import ARM64, TIME_TOOLS
+from tests.docker.mcp_calls import TOKYO_NOON, list_and_call
+from tests.support.arm64 import require_binfmt
+from tests.support.servers import mcpb_executable
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def test_arm64_image_runs_the_arm64_time_bundle_under_qemu(
+    images, bundles, bundle_server, run_container
+) -> None:
+    require_binfmt()
+    image = images.get("python:3.13", ARM64)
+    info = docker.inspect_image(image.refs[0])
+    assert info is not None and info.architecture == "arm64"
+    bundle = bundles.time("3.13", ARM64)
+    c = run_container(image.refs[0], bundle_server.url(bundle), sha256_file(bundle), platform=ARM64)
+    c.wait_ready(timeout=240)
+    tools, text = list_and_call(f"{c.base}/mcp", "convert_time", TOKYO_NOON, timeout=120)
+    assert tools == TIME_TOOLS
+    assert "21:00:00+09:00" in text
+    machine = subprocess.run(
+        ["docker", "exec", c.cid, "python3", "-c", "import platform; print(platform.machine())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert machine.stdout.strip() == "aarch64"
+
+
+def test_node_image_runs_server_everything(images, bundles, bundle_server, run_container) -> None:
+    image = images.get("node:20")
+    bundle = bundles.everything()
+    c = run_container(image.refs[0], bundle_server.url(bundle), sha256_file(bundle))
+    c.wait_ready()
+    tools, text = list_and_call(f"{c.base}/mcp", "echo", {"message": "from docker"})
+    assert "echo" in tools and len(tools) >= 5
+    assert "from docker" in text
+    node = subprocess.run(
+        ["docker", "exec", c.cid, "node", "--version"], capture_output=True, text=True, check=True
+    )
+    assert node.stdout.startswith("v20.")
+    assert c.wait_health("healthy") == "healthy"
+    docker.stop(c.cid)
+    assert c.state()["ExitCode"] == 0
+
+
+def test_binary_image_runs_the_c_example(images, bundles, bundle_server, run_container) -> None:
+    image = images.get("binary")
+    bundle = bundles.c_example()
+    c = run_container(
+        image.refs[0],
+        bundle_server.url(bundle),
+        sha256_file(bundle),
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+    )
+    c.wait_ready()
+    tools, text = list_and_call(f"{c.base}/mcp", "add", {"a": 2, "b": 40})
+    assert tools == ["add"]
+    assert "42" in text
+    docker.stop(c.cid)
+    assert c.state()["ExitCode"] == 0
+
+
+def test_mcpb_test_passes_a_good_bundle_and_fails_a_wrong_expectation(
+    images, bundles, tmp_path: Path
+) -> None:
+    images.get("python:3.13")
+    bundle = bundles.time("3.13")
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps([{"name": "convert_time", "arguments": TOKYO_NOON, "expect": "21:00"}])
+    )
+    proc = subprocess.run(
+        [mcpb_executable(), "test", str(bundle), "--call", str(good), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["exit_code"] == 0
+    assert report["image"] == "mcpb-python:3.13-amd64"
+    assert report["tools"] == TIME_TOOLS
+    assert report["calls"][0]["ok"] and "21:00" in report["calls"][0]["text"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps([{"name": "convert_time", "arguments": TOKYO_NOON, "expect": "22:00"}])
+    )
+    proc = subprocess.run(
+        [mcpb_executable(), "test", str(bundle), "--call", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "call FAIL convert_time" in proc.stdout and proc.stdout.rstrip().endswith("FAIL")
