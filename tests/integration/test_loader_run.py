@@ -38,11 +38,24 @@ def test_mcpb_run_serves_a_stdio_bundle(tmp_path: Path) -> None:
     port = free_port()
     cache = tmp_path / "cache"
     argv = [MCPB, "run", str(path), "--port", str(port), "--cache-dir", str(cache)]
-    proc = start_loader(loader_env(), *argv, "--user-config", "greeting=yo")
+    env = loader_env(PORT="1234", MCPB_LOG_LEVEL="INFO", KEEP_ME="kept")
+    proc = start_loader(env, *argv, "--user-config", "greeting=yo")
+
+    async def environment() -> list[str]:
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            got = []
+            for name in ("PORT", "MCPB_LOG_LEVEL", "KEEP_ME", "GREETING"):
+                result = await client.call_tool("getenv", {"name": name})
+                got.append(str(result.content[0].text))  # type: ignore[union-attr]
+            return got
+
     try:
         wait_http(f"http://127.0.0.1:{port}/ready", proc)
         answer = asyncio.run(asyncio.wait_for(echo(f"http://127.0.0.1:{port}/mcp", "abc"), 30))
         assert answer == "yo:abc"
+        # the loader's own settings stay out of the server's environment, the rest is inherited
+        seen = asyncio.run(asyncio.wait_for(environment(), 30))
+        assert seen == ["<unset>", "<unset>", "kept", "yo"]
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(timeout=15) == 0
     finally:

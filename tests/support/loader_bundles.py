@@ -32,6 +32,11 @@ def echo(text: str) -> str:
     """Echo TEXT back with the configured greeting."""
     return f"{os.environ.get('GREETING', '')}:{text}"
 
+@server.tool()
+def getenv(name: str) -> str:
+    """The server's environment variable NAME, or <unset>."""
+    return os.environ.get(name, "<unset>")
+
 server.run()
 '''
 

@@ -47,7 +47,7 @@ from mcpb.bundle.manifest import Manifest, parse_manifest
 from mcpb.bundle.meta import BundleMeta, read_meta
 from mcpb.loader.cache import BundleCache, CacheError
 from mcpb.loader.compat import Machine, check_compatible, manifest_platforms
-from mcpb.loader.config import USER_CONFIG_PREFIX, LoaderConfig
+from mcpb.loader.config import LoaderConfig
 from mcpb.loader.fetch import FetchOptions, fetch, is_local, redact
 from mcpb.loader.supervise import STOP_SIGNALS, ServerProcess
 
@@ -77,7 +77,9 @@ EXIT_CODES: tuple[tuple[type[McpbError], int], ...] = (
 )
 
 HTTP_TRANSPORT = "streamable-http"
-_STRIPPED_ENV = ("BUNDLE_URL", "BUNDLE_SHA256", "MCPB_USER_CONFIG", "MCPB_ALLOW_UNVERIFIED")
+# The loader's own settings are not the server's: an inherited PORT would make some stdio
+# servers bind the bridge's port. HTTP servers get their own PORT/HOST/MCP_PATH explicitly.
+_STRIPPED_ENV = frozenset({"BUNDLE_URL", "BUNDLE_SHA256", "PORT", "HOST", "MCP_PATH"})
 
 
 def exit_code_for(err: McpbError) -> int:
@@ -252,7 +254,7 @@ def prepare(config: LoaderConfig, *, machine: Machine | None = None) -> Prepared
 
 
 def _loader_only(name: str) -> bool:
-    return name in _STRIPPED_ENV or name.startswith(USER_CONFIG_PREFIX)
+    return name in _STRIPPED_ENV or name.startswith("MCPB_")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
