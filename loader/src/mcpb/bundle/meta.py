@@ -144,6 +144,11 @@ def pack_bundle(
         (e for e in files if e.name not in (MANIFEST_NAME, SIDECAR_NAME)),
         key=lambda e: entry_order(e.name),
     )
+    if transport is None:  # an author may declare it in manifest.json (0.3+): keep it
+        given = manifest_data.get("_meta")
+        declared = given.get(META_KEY) if isinstance(given, dict) else None
+        value = declared.get("transport") if isinstance(declared, dict) else None
+        transport = value if isinstance(value, str) else None
     meta = BundleMeta(platform=platform, runtime=runtime, python=python, transport=transport)
     manifest = dict(manifest_data)
     with open_archive(out, epoch=epoch, compresslevel=compresslevel) as writer:
