@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from tests.support.loader_bundles import (
     free_port,
     loader_env,
     make_bundle,
+    manifest,
     reap,
     start_loader,
     wait_http,
@@ -79,8 +81,22 @@ def process_env(tmp_path: Path, bundle: tuple[Path, str], port: int, **extra: st
     return loader_env(**values)
 
 
+def pack_http_bundle(tmp_path: Path) -> tuple[Path, str]:
+    """`mcpb pack` a directory whose manifest declares the transport in our _meta record."""
+    src = tmp_path / "src"
+    (src / "server").mkdir(parents=True)
+    (src / "server" / "main.py").write_text(HTTP_SERVER)
+    data = manifest(_meta={"io.github.mcpb-toolchain": {"transport": "streamable-http"}})
+    (src / "manifest.json").write_text(json.dumps(data))
+    out = tmp_path / "http.mcpb"
+    mcpb = str(Path(sys.executable).parent / "mcpb")
+    packed = subprocess.run([mcpb, "pack", str(src), str(out)], capture_output=True, text=True)
+    assert packed.returncode == 0, packed.stderr
+    return out, hashlib.sha256(out.read_bytes()).hexdigest()
+
+
 def test_http_bundle_is_proxied_with_health_and_ready(tmp_path: Path) -> None:
-    path, sha = make_bundle(tmp_path / "http.mcpb", HTTP_SERVER, transport="streamable-http")
+    path, sha = pack_http_bundle(tmp_path)
     port = free_port()
     env = loader_env(
         BUNDLE_URL=path.as_uri(),
