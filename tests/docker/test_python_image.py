@@ -20,6 +20,7 @@ from mcpb.bundler.image import docker
 from mcpb.bundler.image.build import build_one
 from tests.docker.conftest import ARM64, TIME_TOOLS
 from tests.docker.mcp_calls import TOKYO_NOON, list_and_call
+from tests.support.servers import mcpb_executable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -205,3 +206,27 @@ def test_a_second_build_reuses_the_image(images) -> None:
     assert again.reused
     assert (again.image_id, again.key) == (first.image_id, first.key)
     assert again.seconds < 60
+
+
+def test_cli_image_build_reports_json(images) -> None:
+    images.get("python:3.13")
+    proc = subprocess.run(
+        [mcpb_executable(), "image", "build", "-r", "python:3.13", "-p", "amd64", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json.loads(proc.stdout)
+    assert entry["runtime"] == "python:3.13" and entry["platform"] == "linux/amd64"
+    assert entry["refs"] == ["mcpb-python:3.13", "mcpb-python:3.13-amd64"]
+    assert entry["reused"] is True and 30e6 < entry["size"] < 100e6
+    bad = subprocess.run(
+        [mcpb_executable(), "image", "build", "-r", "python:3.12"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "no image for Python 3.12" in bad.stderr

@@ -60,6 +60,10 @@ SLIM_GLOBS = (
     "usr/bin/py3clean",
     "usr/sbin/update-ca-certificates",
     "usr/lib/dpkg",
+    "usr/bin/corepack",  # Node's package-manager shim
+    "usr/share/nodejs/corepack",
+    "usr/share/nodejs/@types",  # TypeScript declarations: build-time only
+    "usr/share/nodejs/undici-types",
     "usr/lib/*-linux-gnu/perl*",
     "usr/share/perl5",
     "usr/share/debconf",
