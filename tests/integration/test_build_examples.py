@@ -353,3 +353,47 @@ def test_node_addon_prebuilds_are_per_platform(tmp_path: Path) -> None:
         "bufferutil@4.0.8 is a node-gyp addon with no prebuilt binary for linux/arm64"
     )
     assert list((tmp_path / "out-arm").iterdir()) == []
+
+
+def test_allow_sdist_builds_pure_python_sdists(tmp_path: Path) -> None:
+    """docopt 0.6.2 exists only as a pure-Python sdist: refused by default, built when allowed."""
+    root = tmp_path / "uses-docopt"
+    (root / "src" / "uses_docopt").mkdir(parents=True)
+    (root / "src" / "uses_docopt" / "__init__.py").write_text(
+        "def main() -> None:\n    import docopt\n    print(docopt.__version__)\n"
+    )
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [project]
+            name = "uses-docopt"
+            version = "0.1.0"
+            dependencies = ["docopt==0.6.2"]
+            [project.scripts]
+            uses-docopt = "uses_docopt:main"
+            [build-system]
+            requires = ["hatchling>=1.25"]
+            build-backend = "hatchling.build"
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/uses_docopt"]
+            """
+        )
+    )
+    with pytest.raises(BuildError) as err:
+        _build(root, tmp_path / "refused")
+    assert str(err.value).startswith("no wheel of docopt 0.6.2 for linux/amd64 (Python 3.11")
+    result = _build(root, tmp_path / "out", allow_sdist=True)
+    for bundle in result.bundles:
+        with zipfile.ZipFile(bundle.path) as zf:
+            assert "server/lib/docopt.py" in zf.namelist()
+        assert bundle.elf_files == 0
+    launch = extract_launch(result.bundles[0].path, tmp_path / "x")
+    run = subprocess.run(
+        [launch.command, *launch.args],
+        env={**os.environ, **launch.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert run.stdout == "0.6.2\n"
