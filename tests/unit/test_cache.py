@@ -16,6 +16,7 @@ from mcpb.loader.app import obtain
 from mcpb.loader.cache import BundleCache
 from mcpb.loader.compat import Machine
 from mcpb.loader.config import LoaderConfig
+from mcpb.loader.fetch import FetchOptions
 from tests.support.faulty_http import FaultyServer, faulty_server
 from tests.support.loader_bundles import STDIO_SERVER, make_bundle
 
@@ -128,6 +129,7 @@ import json, sys
 from pathlib import Path
 from mcpb.loader.app import obtain
 from mcpb.loader.config import LoaderConfig
+from mcpb.loader.fetch import FetchOptions
 import time
 start = time.time()
 got = obtain(LoaderConfig(bundle_url=sys.argv[1], sha256=sys.argv[2], cache_dir=Path(sys.argv[3])))
@@ -202,3 +204,23 @@ def test_manifest_platforms_without_linux_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleError, match=r"\[darwin, win32\], this machine is linux"):
         obtain(config(str(path), tmp_path / "cache", sha), machine=AMD64_311)
     assert entries(tmp_path / "cache" / "trees") == []
+
+
+def test_failed_download_resumes_on_the_next_start(tmp_path: Path) -> None:
+    from mcpb.bundle.errors import FetchError
+
+    path, sha = make_bundle(tmp_path / "b.mcpb", STDIO_SERVER)
+    body = path.read_bytes()
+    cache = tmp_path / "cache"
+    # every attempt of the first start is cut short: it fails, keeping what it got
+    plan = ["short"] * 5
+    fast = FetchOptions(backoff_initial=0.01, backoff_max=0.01)
+    with faulty_server(FaultyServer(body, plan=plan)) as srv, pytest.raises(FetchError):
+        obtain(config(srv.url, cache, sha), machine=AMD64_311, fetch_options=fast)
+    kept = (cache / "staging" / f"{sha}.partial").stat().st_size
+    assert 0 < kept < len(body)
+    with faulty_server(FaultyServer(body)) as srv:
+        got = obtain(config(srv.url, cache, sha), machine=AMD64_311)
+        assert srv.requests[0]["Range"] == f"bytes={kept}-"
+    assert (got.tree / "server" / "main.py").read_text() == STDIO_SERVER
+    assert entries(cache / "staging") == []

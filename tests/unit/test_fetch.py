@@ -191,3 +191,29 @@ def test_attempts_that_make_progress_are_not_counted(tmp_path: Path) -> None:
         assert len(srv.requests) == 4
     assert result.resumed == 3
     assert result.sha256 == hashlib.sha256(big).hexdigest()
+
+
+def test_partial_file_survives_a_failed_run_and_is_continued(tmp_path: Path) -> None:
+    partial = tmp_path / "staging" / "x.partial"
+    partial.parent.mkdir()
+    one_try = FetchOptions(attempts=1, backoff_initial=0.01)
+    with faulty_server(FaultyServer(BODY, plan=["short"])) as srv, pytest.raises(FetchError):
+        fetch(srv.url, tmp_path / "b.mcpb", options=one_try, partial=partial)
+    assert partial.read_bytes() == BODY[: len(BODY) // 2]  # kept for the next run
+    assert not (tmp_path / "b.mcpb").exists()
+    with faulty_server(FaultyServer(BODY)) as srv:  # a new run, a new server
+        result = fetch(srv.url, tmp_path / "b.mcpb", expected_sha256=SHA, partial=partial)
+        assert srv.requests[0]["Range"] == f"bytes={len(BODY) // 2}-"
+    assert result.resumed == 1
+    assert result.sha256 == SHA
+    assert not partial.exists()  # renamed into place
+
+
+def test_bad_partial_fails_the_digest_and_is_removed(tmp_path: Path) -> None:
+    partial = tmp_path / "x.partial"
+    partial.write_bytes(b"garbage from another file")
+    with faulty_server(FaultyServer(BODY)) as srv, pytest.raises(IntegrityError):
+        fetch(srv.url, tmp_path / "b.mcpb", expected_sha256=SHA, partial=partial)
+    assert not partial.exists()  # the next run starts clean
+    with faulty_server(FaultyServer(BODY)) as srv:
+        assert fetch(srv.url, tmp_path / "b.mcpb", expected_sha256=SHA, partial=partial).size

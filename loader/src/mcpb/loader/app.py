@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -113,17 +114,23 @@ class Prepared:
     transport: str
 
 
-def obtain(config: LoaderConfig, *, machine: Machine | None = None) -> Obtained:
+def obtain(
+    config: LoaderConfig,
+    *,
+    machine: Machine | None = None,
+    fetch_options: FetchOptions | None = None,
+) -> Obtained:
     """Fetch (or find in the cache), verify, check and extract the bundle.
 
     With a known digest and a cached tree nothing touches the network. A digest mismatch raises
-    :class:`IntegrityError` before anything is extracted.
+    :class:`IntegrityError` before anything is extracted. ``fetch_options`` tunes timeouts and
+    retries; the size limit always comes from ``config``.
     """
     machine = machine or Machine.current()
     cache = BundleCache(config.cache_dir)
     cache.prepare_dirs()
     cache.sweep_staging()
-    opts = FetchOptions(max_size=config.max_bundle_size)
+    opts = dataclasses.replace(fetch_options or FetchOptions(), max_size=config.max_bundle_size)
     url = config.bundle_url
     shown = url if is_local(url) else redact(url)
     sha = config.sha256
@@ -137,7 +144,8 @@ def obtain(config: LoaderConfig, *, machine: Machine | None = None) -> Obtained:
             else:
                 log.info("fetching %s", shown)
                 dest = cache.bundle_path(sha)
-                fetch(url, dest, expected_sha256=sha, options=opts, staging=cache.staging)
+                partial = cache.staging / f"{sha}.partial"  # ours alone: we hold the sha lock
+                fetch(url, dest, expected_sha256=sha, options=opts, partial=partial)
                 fetched = True
         return _ensure_tree(cache, sha, shown, machine, fetched=fetched)
 

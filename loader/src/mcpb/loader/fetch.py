@@ -103,39 +103,60 @@ def fetch(
     expected_sha256: str | None = None,
     options: FetchOptions | None = None,
     staging: Path | None = None,
+    partial: Path | None = None,
 ) -> FetchResult:
     """Copy the bundle at ``url`` to ``dest`` atomically; verify ``expected_sha256`` if given.
 
     The temporary file lives in ``staging`` (default: ``dest``'s directory; it must be on the
-    same file system). Raises :class:`FetchError` (one line naming the URL and the cause) or
-    :class:`IntegrityError` on a digest mismatch; ``dest`` is untouched on any failure.
+    same file system). With ``partial`` (a path the caller owns exclusively, e.g. under a lock)
+    the download continues from what that file holds and leaves it behind when it fails, so a
+    restarted loader resumes instead of starting over; a digest mismatch removes it. Raises
+    :class:`FetchError` (one line naming the URL and the cause) or :class:`IntegrityError` on a
+    digest mismatch; ``dest`` is untouched on any failure.
     """
     opts = options or FetchOptions()
     want = normalize_sha256(expected_sha256) if expected_sha256 else None
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = staging or dest.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=tmp_dir)
-    tmp = Path(tmp_name)
+    local = is_local(url)
+    if partial is not None and not local:
+        tmp = partial
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+    else:
+        tmp_dir = staging or dest.parent
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=tmp_dir)
+        tmp = Path(tmp_name)
+    keep = False
     try:
-        with os.fdopen(fd, "w+b") as out:
-            if is_local(url):
+        with os.fdopen(fd, "r+b") as out:
+            if local:
                 digest, size = _copy_local(url, out, opts)
                 attempts = resumed = 0
             else:
                 download = _Download(url, out, opts)
+                if partial is not None:
+                    download.continue_file()
+                keep = partial is not None
                 download.run()
                 digest, size = download.hasher.hexdigest(), download.received
                 attempts, resumed = download.attempts, download.resumed
+        keep = False
         if want is not None and digest != want:
             raise IntegrityError(
-                f"{redact(url) if not is_local(url) else url}: SHA256 mismatch: "
-                f"expected {want}, got {digest}"
+                f"{url if local else redact(url)}: SHA256 mismatch: expected {want}, got {digest}"
             )
         tmp.replace(dest)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if not keep or _empty(tmp):
+            tmp.unlink(missing_ok=True)
         raise
     return FetchResult(dest, digest, size, attempts, resumed)
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return True
 
 
 def _copy_local(url: str, out: BinaryIO, opts: FetchOptions) -> tuple[str, int]:
@@ -209,6 +230,17 @@ class _Download:
                 return
             if failures >= self.opts.attempts * 2:
                 raise FetchError(f"{self.shown}: too many restarts")
+
+    def continue_file(self) -> None:
+        """Take the bytes already in the file (an earlier run's partial download) as received."""
+        self.out.seek(0)
+        while chunk := self.out.read(1 << 20):
+            self.hasher.update(chunk)
+            self.received += len(chunk)
+        if self.received > self.opts.max_size:
+            self._reset()
+        elif self.received:
+            log.info("%s: continuing a partial download at byte %d", self.shown, self.received)
 
     def _backoff(self, failures: int) -> float:
         base = min(self.opts.backoff_max, self.opts.backoff_initial * 2.0 ** (failures - 1))
