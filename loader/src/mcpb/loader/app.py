@@ -331,8 +331,12 @@ async def _serve_stdio(config: LoaderConfig, prepared: Prepared, stop: asyncio.E
     stopper.cancel()
     if not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await asyncio.wait_for(task, config.stop_grace + 2)
+        except asyncio.CancelledError:
+            pass
+        except TimeoutError:
+            log.error("the bridge did not stop within %.1fs", config.stop_grace + 2)
         return EXIT_OK
     if task.exception() is not None:
         exc = task.exception()
