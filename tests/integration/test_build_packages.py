@@ -9,6 +9,7 @@ natively, arm64 under qemu-user with aarch64 interpreters (Debian's python3.11, 
 from __future__ import annotations
 
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -178,3 +179,24 @@ def test_time_rebuild_elsewhere_is_byte_identical(
         assert first.sha256 == second.sha256
         assert first.path.read_bytes() == second.path.read_bytes()
     assert time_build.sha256sums.read_bytes() == again.sha256sums.read_bytes()
+
+
+@pytest.mark.interop
+def test_reference_cli_accepts_built_manifests(
+    time_build: BuildResult, everything_build: BuildResult, reference_mcpb: Path, tmp_path: Path
+) -> None:
+    """Our derived 0.3 manifests, _meta included, pass the reference CLI's strict validator."""
+    for result in (time_build, everything_build):
+        for bundle in result.bundles:
+            with zipfile.ZipFile(bundle.path) as zf:
+                manifest = tmp_path / f"{bundle.path.stem}.json"
+                manifest.write_bytes(zf.read("manifest.json"))
+            proc = subprocess.run(
+                [str(reference_mcpb), "validate", str(manifest)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "validation passes" in proc.stdout
