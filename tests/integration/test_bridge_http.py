@@ -261,7 +261,7 @@ def test_cancellation_reaches_the_child_with_the_rewritten_id(bridge: Bridge, ht
             slow = asyncio.create_task(
                 client.post(
                     bridge.mcp_url,
-                    json=call("slow-one", "sleep", {"seconds": 0.5}),
+                    json=call("slow-one", "sleep", {"seconds": 1.5}),
                     headers=headers(sid),
                 )
             )
@@ -273,11 +273,13 @@ def test_cancellation_reaches_the_child_with_the_rewritten_id(bridge: Bridge, ht
             }
             response = await client.post(bridge.mcp_url, json=cancel, headers=headers(sid))
             assert response.status_code == 202
-            body: dict[str, Any] = (await slow).json()
+            body: dict[str, Any] = (await asyncio.wait_for(slow, 0.8)).json()
             return body
 
     answer = asyncio.run(scenario())
+    # the waiting POST is answered at once, not when the child finishes sleeping
     assert answer["id"] == "slow-one"
+    assert answer["error"]["code"] == -32800
     deadline = time.monotonic() + 5
     pattern = re.compile(r"echo: cancelled (\S+)")
     while time.monotonic() < deadline:

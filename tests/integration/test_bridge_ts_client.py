@@ -157,17 +157,7 @@ def test_terminated_session_is_gone(seen: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     "mode",
     [
-        pytest.param(
-            (),
-            id="shared",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bridge bug: in shared mode a server→client request is routed by a "
-                "heuristic (the oldest tool-like request in flight); with two sessions calling "
-                "tools at once both sampling requests reach one client, which sees and answers "
-                "the other's prompt",
-            ),
-        ),
+        pytest.param((), id="shared"),
         pytest.param(("--stateful",), id="stateful"),
     ],
 )

@@ -14,6 +14,8 @@ PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
 METHOD_NOT_FOUND: Final = -32601
 INTERNAL_ERROR: Final = -32603
+#: The request was cancelled (the code LSP uses; MCP defines none).
+REQUEST_CANCELLED: Final = -32800
 #: Implementation-defined server error: the stdio server is down or exited mid-request.
 SERVER_UNAVAILABLE: Final = -32000
 

@@ -9,15 +9,21 @@ routed by one rule:
 * ``*/list_changed`` goes to every attached session; ``notifications/resources/updated`` to the
   sessions that subscribed to that URI (all sessions when nobody did through the bridge);
 * everything else — logging, and server→client requests (sampling, elicitation, roots) — goes to
-  the *current owner*: the session of the oldest request still in flight that can lead the
-  server to ask something back (``tools/call``, ``prompts/get``, ``resources/read``,
+  the *current owner*: the session of the oldest request still in flight that can lead the server
+  to ask something back (``tools/call``, ``prompts/get``, ``resources/read``,
   ``completion/complete``), delivered on that request's own stream; else the oldest request in
-  flight; else the session that sent the last request. The oldest, because the request that
-  waits on the client is the one that has been waiting longest, while quick requests from other
-  sessions come and go. A stdio server says nothing about which request a message belongs to, so
-  with several sessions calling tools at once in shared mode this is a best guess; ``--stateful``
-  makes it exact. A server→client request is answered only by the session it was routed to;
-  with no session at all the child gets an error at once.
+  flight; else the session that sent the last request. The oldest, because the request that waits
+  on the client is the one that has been waiting longest, while quick requests from other sessions
+  come and go. For a server→client request the tool-like requests are ranked: first those whose
+  string arguments the request quotes (a sampling prompt built from the tool's input), then those
+  of a kind (``tools/call`` of that tool name, ``prompts/get``...) already seen asking, then those
+  whose session is not already waiting on a question, then those not themselves waiting, then the
+  oldest — so two sessions whose calls of the same tool both ask for sampling at once each get
+  their own question, while their other calls in flight are passed over. A stdio server says
+  nothing about which request a message belongs to, so with several sessions calling tools at once
+  in shared mode this stays a best guess; ``--stateful`` makes it exact. A server→client request
+  is answered only by the session it was routed to; with no session at all the child gets an error
+  at once.
 
 The child's ``initialize`` happens once: the first client's request goes through, its result is
 cached and replayed to later sessions (shared mode) with their own ids; the bridge itself sends
@@ -72,6 +78,9 @@ class Pending:
     has_token: bool = False
     is_init: bool = False
     asks_back: bool = False
+    asking: int = 0
+    kind: str = ""
+    arguments: Any = None
     init_params: Any = None
     future: asyncio.Future[Message] | None = None
 
@@ -95,7 +104,9 @@ class Upstream:
         self.sessions: dict[str, Session] = {}
         self._pending: dict[int, Pending] = {}
         self._progress: dict[int, Pending] = {}
-        self._server_requests: dict[Any, Session] = {}
+        self._server_requests: dict[Any, tuple[Session, Pending | None]] = {}
+        #: Kinds of request (``tools/call NAME``, ``prompts/get``...) seen asking the client.
+        self._askers: set[str] = set()
         self._next_id = 0
         self._child: ChildProcess | None = None
         self._up = asyncio.Event()
@@ -177,7 +188,7 @@ class Upstream:
                 }
             )
         session.inflight.clear()
-        for request_id, owner in list(self._server_requests.items()):
+        for request_id, (owner, _) in list(self._server_requests.items()):
             if owner is session:
                 del self._server_requests[request_id]
                 self._refuse_server_request(request_id, "the client session ended")
@@ -276,6 +287,10 @@ class Upstream:
         )
         params = message.get("params")
         if isinstance(params, dict):
+            if pending.asks_back:
+                name = params.get("name")
+                pending.kind = f"{method} {name}" if isinstance(name, str) else method
+                pending.arguments = params.get("arguments")
             meta = params.get("_meta")
             if isinstance(meta, dict) and "progressToken" in meta:
                 pending.token = meta["progressToken"]
@@ -338,17 +353,37 @@ class Upstream:
             if pending is None:
                 return
             params["requestId"] = pending.upstream_id
+            self._cancelled(pending)
         child = await self._ready_child()
         child.write(jsonrpc.dumps(message))
         await child.drain()
 
+    def _cancelled(self, pending: Pending) -> None:
+        """The client gave up on a request: end its HTTP exchange now, forget it.
+
+        The child is told (the caller forwards the notification) and may or may not answer;
+        a late answer finds no pending entry and is dropped. The POST still waiting gets an
+        error response at once instead of hanging until the child or the session ends; a
+        legacy SSE client gets nothing (a cancelled request has no response).
+        """
+        if self._pending.pop(pending.upstream_id, None) is not pending:
+            return
+        self._forget(pending)
+        if pending.is_init:
+            self._release_init_wait()
+        if pending.sink is not None:
+            text = "request cancelled by the client"
+            self._finish(pending, jsonrpc.error(pending.client_id, jsonrpc.REQUEST_CANCELLED, text))
+
     async def forward_response(self, session: Session, message: Message) -> None:
         """Send a client's answer to a server→client request, if that session was asked."""
         request_id = message.get("id")
-        if _lookup(self._server_requests, request_id) is not session:
+        asked = _lookup(self._server_requests, request_id)
+        if asked is None or asked[0] is not session:
             log.debug("[%s] dropped an answer to a request it was not asked", session.tag)
             return
         del self._server_requests[request_id]
+        _answered(asked[1])
         child = await self._ready_child()
         child.write(jsonrpc.dumps(message))
         await child.drain()
@@ -427,17 +462,22 @@ class Upstream:
         self._release_init_wait()
 
     def _on_server_request(self, message: Message) -> None:
-        owner = self._owner()
+        owner = self._owner(asking=jsonrpc.dumps(message))
         if owner is None:
             self._refuse_server_request(message["id"], "no client session is connected")
             return
         session, pending = owner
         try:
-            self._server_requests[message["id"]] = session
+            self._server_requests[message["id"]] = owner
         except TypeError:
             return
+        if pending is not None:
+            pending.asking += 1
+            self._askers.add(pending.kind)
+        log.debug("[%s] server request %r routed to [%s]", self.label, message["id"], session.tag)
         if not self._deliver_interim(session, pending, jsonrpc.dumps(message)):
             del self._server_requests[message["id"]]
+            _answered(pending)
             self._refuse_server_request(message["id"], "the client has no open stream")
 
     def _on_notification(self, method: str, message: Message) -> None:
@@ -452,10 +492,12 @@ class Upstream:
             return
         if method == "notifications/cancelled":
             request_id = params.get("requestId") if isinstance(params, dict) else None
-            owner = _lookup(self._server_requests, request_id)
-            if owner is not None:
+            asked = _lookup(self._server_requests, request_id)
+            if asked is not None:
                 del self._server_requests[request_id]
-                self._deliver_interim(owner, _latest(owner), jsonrpc.dumps(message))
+                owner, pending = asked
+                _answered(pending)
+                self._deliver_interim(owner, pending or _latest(owner), jsonrpc.dumps(message))
             return
         payload = jsonrpc.dumps(message)
         if method.endswith("/list_changed") or method == "notifications/resources/updated":
@@ -471,17 +513,35 @@ class Upstream:
         if owner is not None:
             self._deliver_interim(owner[0], owner[1], payload)
 
-    def _owner(self) -> tuple[Session, Pending | None] | None:
+    def _owner(self, *, asking: bytes = b"") -> tuple[Session, Pending | None] | None:
+        """The current owner (module docstring).
+
+        With ``asking`` (an encoded server→client request being routed), tool-like requests are
+        ranked as the module docstring says; otherwise the oldest tool-like request wins.
+        """
+        best: Pending | None = None
+        best_rank = (True, True, True, True)
         fallback: Pending | None = None
+        waiting = {owner.id for owner, _ in self._server_requests.values()} if asking else set()
         for pending in self._pending.values():  # oldest first
             if pending.session is None or pending.session.closed:
                 continue
             if pending.asks_back:
-                return pending.session, pending
-            if fallback is None:
+                if not asking:
+                    return pending.session, pending
+                rank = (
+                    not _quotes_arguments(asking, pending.arguments),
+                    pending.kind not in self._askers,
+                    pending.session.id in waiting,
+                    pending.asking > 0,
+                )
+                if best is None or rank < best_rank:
+                    best, best_rank = pending, rank
+            elif fallback is None:
                 fallback = pending
-        if fallback is not None and fallback.session is not None:
-            return fallback.session, fallback
+        chosen = best or fallback
+        if chosen is not None and chosen.session is not None:
+            return chosen.session, chosen
         session = self._last_session
         if session is not None and not session.closed:
             return session, None
@@ -542,6 +602,26 @@ def _lookup(table: Mapping[Any, Any], key: Any) -> Any:
         return table.get(key)
     except TypeError:
         return None
+
+
+def _quotes_arguments(payload: bytes, arguments: Any) -> bool:
+    """Whether ``payload`` contains one of the string arguments (4+ characters) of a call.
+
+    A server asking its client about a call usually quotes the call's input (a sampling
+    prompt built from it), which ties the question to the call better than timing does.
+    """
+    if not isinstance(arguments, dict):
+        return False
+    for value in arguments.values():
+        if isinstance(value, str) and len(value) >= 4 and jsonrpc.dumps(value)[1:-1] in payload:
+            return True
+    return False
+
+
+def _answered(pending: Pending | None) -> None:
+    """A server→client request routed through ``pending`` got its answer (or was dropped)."""
+    if pending is not None and pending.asking > 0:
+        pending.asking -= 1
 
 
 def _latest(session: Session) -> Pending | None:
