@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import subprocess
 import time
@@ -119,6 +120,13 @@ def test_ready_reports_a_crashing_child_while_health_stays_up() -> None:
         assert ready.status_code == 503
         assert ready.json()["ready"] is False
         assert any("exited with code 3" in line for line in bridge.log)
+        # restarts back off exponentially: 0.1 s, 0.2 s, 0.4 s, ...
+        deadline = time.monotonic() + 5
+        delays: list[str] = []
+        while time.monotonic() < deadline and len(delays) < 3:
+            delays = re.findall(r"restarting the stdio server in ([\d.]+)s", "\n".join(bridge.log))
+            time.sleep(0.05)
+        assert delays[:3] == ["0.1", "0.2", "0.4"]
 
 
 def test_ready_is_200_when_the_shared_child_answers() -> None:
