@@ -113,6 +113,7 @@ def _uvicorn_config(app: object, config: BridgeConfig) -> uvicorn.Config:
         http="httptools" if has_httptools else "h11",
         log_config=None,
         access_log=False,
+        proxy_headers=False,
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=1,
