@@ -14,33 +14,40 @@ from click.testing import CliRunner
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.manifest import load_manifest
 from mcpb.bundle.placeholders import resolve_launch
+from mcpb.bundle.platform import host_platform
 from mcpb.bundler.cli import main
 from mcpb.bundler.demo import find_example
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(180)
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.timeout(240)
+def test_demo_builds_and_serves_over_http(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mcpb.bundler.demo", "--out", str(tmp_path)],
+        [sys.executable, "-m", "mcpb.bundler.demo", "--out", str(tmp_path), "--port=0", "--check"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=200,
         cwd=tmp_path,  # the demo must find the example from its own location, not the cwd
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    for command in ("validate", "pack", "info", "unpack"):
+    for command in ("build", "info", "run"):
         assert f"$ mcpb {command} " in out
-    assert "-> Hello, mcpb!" in out
-    assert out.rstrip().endswith("demo: OK (hello-python-v0.1.0.mcpb)")
-    bundle = tmp_path / "hello-python-v0.1.0.mcpb"
+    assert "-> tools/list: add, greet, runtime_info" in out
+    assert "-> tools/call greet {'name': 'mcpb'}: Hello, mcpb!" in out
+    name = f"hello-python-v0.1.0-linux-{host_platform().arch}.mcpb"
+    assert out.rstrip().endswith(f"demo: OK ({name})")
+    bundle = tmp_path / name
     assert bundle.is_file()
-    assert (tmp_path / "hello-python-v0.1.0" / "server" / "main.py").is_file()
+    sums = (tmp_path / "SHA256SUMS").read_text()
+    assert f"{sha256_file(bundle)}  {name}" in sums
+    # served from the cache the run filled, by digest
+    assert (tmp_path / "cache" / "trees" / sha256_file(bundle) / "server" / "main.py").is_file()
 
 
 def test_find_example_locates_the_checkout() -> None:

@@ -1,30 +1,38 @@
-"""``python -m mcpb.bundler.demo`` (``./dev demo``): pack the example server and show the bundle.
+"""``python -m mcpb.bundler.demo`` (``./dev demo``): build a bundle of the example server and
+serve it locally over streamable HTTP, no Docker needed.
 
-Steps, each through the real ``mcpb`` command: ``validate`` the project, ``pack`` it, ``info``
-and ``validate`` the bundle, ``unpack`` it, then start the unpacked server over stdio and call
-one of its tools with plain JSON-RPC, to show the bundle works. Output goes to a temporary
-directory unless ``--out DIR`` is given. Needs nothing beyond the workspace (``uv sync``).
+Steps, each through the real ``mcpb`` command: ``build`` examples/hello-python for this
+machine's platform (dependencies vendored into the bundle), ``info`` the bundle, then ``run`` it
+(verify, extract into the cache, bridge stdio to HTTP) and call one of its tools over HTTP as
+any MCP client would. With ``--check`` the demo stops there; otherwise it keeps serving until
+Ctrl-C so you can point your own client at it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.errors import McpbError
+from mcpb.bundle.platform import host_platform
+from mcpb.bundler.naming import bundle_file_name
 
 EXAMPLE = "hello-python"
 PROTOCOL_VERSION = "2025-06-18"
-_TIMEOUT_S = 30.0
+_TIMEOUT_S = 60.0
 # The ``mcpb`` console script's code, runnable by this interpreter whatever its PATH says.
 MCPB_ENTRY = "from mcpb.bundler.cli import main; main(prog_name='mcpb')"
 
@@ -39,15 +47,15 @@ def find_example(name: str = EXAMPLE) -> Path:
     raise McpbError(f"examples/{name}: not found (run the demo from the repository checkout)")
 
 
+def mcpb_argv(args: Sequence[str]) -> list[str]:
+    """The command line of ``mcpb ARGS`` under this interpreter."""
+    return [sys.executable, "-c", MCPB_ENTRY, *args]
+
+
 def run_mcpb(args: Sequence[str]) -> str:
     """Run ``mcpb ARGS`` as a subprocess, echoing the command and its output; fail loudly."""
     print(f"\n$ mcpb {' '.join(args)}", flush=True)
-    proc = subprocess.run(
-        [sys.executable, "-c", MCPB_ENTRY, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = subprocess.run(mcpb_argv(args), capture_output=True, text=True, check=False)
     sys.stdout.write(proc.stdout)
     sys.stdout.write(proc.stderr)
     if proc.returncode != 0:
@@ -55,97 +63,156 @@ def run_mcpb(args: Sequence[str]) -> str:
     return proc.stdout
 
 
-def call_tool(server_dir: Path, tool: str, arguments: dict[str, Any]) -> Any:
-    """Start the unpacked example over stdio, initialize, call one tool, return its result."""
-    env = dict(os.environ, GREETING="demo", PYTHONPATH=str(server_dir / "server" / "lib"))
-    proc = subprocess.Popen(
-        [sys.executable, str(server_dir / "server" / "main.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=server_dir,
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class HttpClient:
+    """Just enough of an MCP streamable-HTTP client to show the served bundle answering."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session: str | None = None
+        self.next_id = 1
+
+    def post(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        is_request = not method.startswith("notifications/")
+        if is_request:
+            message["id"] = self.next_id
+            self.next_id += 1
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": PROTOCOL_VERSION,
+        }
+        if self.session:
+            headers["Mcp-Session-Id"] = self.session
+        request = urllib.request.Request(  # noqa: S310 - the URL is our own loopback one
+            self.url, data=json.dumps(message).encode(), headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310
+            self.session = response.headers.get("Mcp-Session-Id", self.session)
+            body = response.read().decode()
+            kind = response.headers.get("Content-Type", "")
+        if not is_request:
+            return None
+        return _response_for(message["id"], body, is_sse=kind.startswith("text/event-stream"))
+
+
+def _response_for(request_id: int, body: str, *, is_sse: bool) -> Any:
+    """The result of ``request_id`` from a JSON body or the ``data:`` lines of an SSE body."""
+    payloads = (
+        [line[5:].strip() for line in body.splitlines() if line.startswith("data:")]
+        if is_sse
+        else [body]
     )
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        init = {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}}
-        init["clientInfo"] = {"name": "mcpb-demo", "version": "0"}
-        _send(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
-        _receive(proc, 1)
-        _send(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
-        params = {"name": tool, "arguments": arguments}
-        _send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params})
-        return _receive(proc, 2)
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _send(proc: subprocess.Popen[str], message: dict[str, Any]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(message) + "\n")
-    proc.stdin.flush()
-
-
-def _receive(proc: subprocess.Popen[str], request_id: int) -> Any:
-    """Read lines until the response to ``request_id``; skip notifications and logs."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + _TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise McpbError(f"example server exited (status {proc.poll()}) before answering")
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
+    for payload in payloads:
+        message = json.loads(payload)
         if isinstance(message, dict) and message.get("id") == request_id:
             if "error" in message:
-                raise McpbError(f"example server answered with an error: {message['error']}")
+                raise McpbError(f"the served bundle answered with an error: {message['error']}")
             return message.get("result")
-    raise McpbError("example server did not answer in time")
+    raise McpbError(f"no response to request {request_id} in the HTTP answer")
 
 
-def demo(out: Path) -> Path:
-    """Run every step into ``out``; return the bundle's path."""
+def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
+    """Poll ``/ready`` until the bundle's server has initialised."""
+    deadline = time.monotonic() + _TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise McpbError(f"mcpb run exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/ready", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise McpbError(f"{base}/ready did not answer 200 within {_TIMEOUT_S:.0f}s")
+
+
+def call_served_tool(url: str) -> str:
+    """initialize, tools/list and tools/call greet over HTTP; print and return the greeting."""
+    client = HttpClient(url)
+    init = client.post(
+        "initialize",
+        {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "mcpb-demo", "version": "0"},
+        },
+    )
+    client.post("notifications/initialized")
+    server = init.get("serverInfo", {})
+    print(f"-> initialize: {server.get('name')} {server.get('version') or ''}".rstrip())
+    tools = sorted(t["name"] for t in client.post("tools/list", {})["tools"])
+    print(f"-> tools/list: {', '.join(tools)}")
+    result = client.post("tools/call", {"name": "greet", "arguments": {"name": "mcpb"}})
+    text = " ".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, dict))
+    print(f"-> tools/call greet {{'name': 'mcpb'}}: {text}")
+    return text
+
+
+def serve(bundle: Path, *, port: int, cache: Path, check: bool) -> None:
+    """``mcpb run`` the bundle, call it over HTTP, then keep serving unless ``check``."""
+    digest = sha256_file(bundle)
+    args = ["run", str(bundle), "--sha256", digest, "--port", str(port)]
+    args += ["--cache-dir", str(cache)]
+    print(f"\n$ mcpb {' '.join(args)}", flush=True)
+    server = subprocess.Popen(mcpb_argv(args), start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, server)
+        call_served_tool(f"{base}/mcp")
+        if check:
+            return
+        print(f"\nServing {bundle.name} on {base}/mcp (health: {base}/health). Ctrl-C to stop.")
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+def demo(out: Path, *, port: int, check: bool) -> Path:
+    """Build into ``out`` and serve; return the bundle's path."""
     example = find_example()
+    platform = host_platform()
     out.mkdir(parents=True, exist_ok=True)
-    run_mcpb(["validate", str(example)])
-    run_mcpb(["pack", str(example), str(out) + "/"])
-    bundles = sorted(out.glob("*.mcpb"), key=lambda p: p.stat().st_mtime)
-    bundle = bundles[-1]
+    run_mcpb(["build", str(example), "--platform", str(platform), "-o", str(out)])
+    manifest = json.loads((example / "manifest.json").read_text())
+    bundle = out / bundle_file_name(manifest["name"], manifest["version"], platform)
     run_mcpb(["info", str(bundle)])
-    run_mcpb(["validate", str(bundle)])
-    unpacked = out / bundle.stem
-    if unpacked.exists():
-        unpacked = Path(tempfile.mkdtemp(prefix=f"{bundle.stem}.", dir=out)) / "bundle"
-    run_mcpb(["unpack", str(bundle), str(unpacked)])
-    print(f"\n$ (stdio) tools/call greet {{'name': 'mcpb'}}  # server from {unpacked}")
-    if importlib.util.find_spec("mcp") is None:
-        # a plain pack vendors no dependencies; the server needs the `mcp` SDK from this venv
-        print("-> skipped: the `mcp` package is not installed here (`uv sync` installs it)")
-        return bundle
-    result = call_tool(unpacked, "greet", {"name": "mcpb"})
-    texts = [c.get("text") for c in result.get("content", []) if isinstance(c, dict)]
-    print(f"-> {' '.join(t for t in texts if t)}")
+    serve(bundle, port=port, cache=out / "cache", check=check)
     return bundle
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mcpb.bundler.demo", description=__doc__)
     parser.add_argument("--out", type=Path, help="directory for the bundle (default: a temp dir)")
+    parser.add_argument("--port", type=int, default=8000, help="port to serve on (0: any free)")
+    parser.add_argument("--check", action="store_true", help="stop after the first tool call")
     args = parser.parse_args(argv)
+    port = args.port or free_port()
     try:
         if args.out is not None:
-            bundle = demo(args.out)
+            bundle = demo(args.out, port=port, check=args.check)
         else:
             with tempfile.TemporaryDirectory(prefix="mcpb-demo.") as tmp:
-                bundle = demo(Path(tmp))
+                bundle = demo(Path(tmp), port=port, check=args.check)
     except McpbError as err:
         print(f"demo: error: {err.message}", file=sys.stderr)
         return 1
