@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.platform import Platform, parse_platform
 from mcpb.bundler.build.pipeline import BuildOptions, BuildResult, build
 from mcpb.bundler.build.source import parse_source
@@ -99,11 +100,18 @@ class BundleServer:
         self.thread.start()
 
     def url(self, bundle: Path) -> str:
-        """The URL of ``bundle`` (copied under the served root when it lives elsewhere)."""
-        target = self.root / bundle.name
+        """The URL of ``bundle``, copied under the served root in a folder named by its digest
+        (bundles of different builds share file names)."""
+        path = f"{sha256_file(bundle)[:16]}/{bundle.name}"
+        target = self.root / path
         if not target.exists():
+            target.parent.mkdir(exist_ok=True)
             shutil.copy2(bundle, target)
-        return f"http://127.0.0.1:{self.port}/{bundle.name}"
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def hits_of(self, url: str) -> int:
+        """How many GETs the server answered for ``url``."""
+        return self.hits.get("/" + url.split("/", 3)[3], 0)
 
     def close(self) -> None:
         self.httpd.shutdown()

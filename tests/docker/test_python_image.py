@@ -53,12 +53,13 @@ def test_wrong_digest_exits_nonzero_with_the_mismatch_and_runs_nothing(
     image = images.get("python:3.13")
     bundle = bundles.time("3.13")
     other = sha256_file(bundles.time("3.13", ARM64))
-    c = run_container(image.refs[0], bundle_server.url(bundle), other)
+    url = bundle_server.url(bundle)
+    c = run_container(image.refs[0], url, other)
     assert c.wait_exit(60) == 65
     logs = c.logs()
     assert f"SHA256 mismatch: expected {other}, got {sha256_file(bundle)}" in logs
     assert "extracted" not in logs and "serving" not in logs
-    assert bundle_server.hits[f"/{bundle.name}"] >= 1  # it was downloaded, then refused
+    assert bundle_server.hits_of(url) >= 1  # it was downloaded, then refused
 
 
 def _processes(cid: str) -> list[tuple[int, str, str]]:
@@ -125,12 +126,12 @@ def test_read_only_root_tmpfs_user_10001_and_a_cache_volume(
         assert write.returncode != 0 and "Read-only file system" in write.stderr
         docker.stop(first.cid)
         assert first.state()["ExitCode"] == 0
-        hits = bundle_server.hits[f"/{bundle.name}"]
+        hits = bundle_server.hits_of(url)
         second = run_container(image.refs[0], url, sha, *args)
         made.append(second)
         second.wait_ready()
         assert "using cached tree" in second.logs()
-        assert bundle_server.hits[f"/{bundle.name}"] == hits  # served from the volume
+        assert bundle_server.hits_of(url) == hits  # served from the volume
         tools, _ = list_and_call(f"{second.base}/mcp", "get_current_time", {"timezone": "UTC"})
         assert tools == TIME_TOOLS
     finally:
