@@ -201,3 +201,15 @@ def test_mcp_server_time(mode: tuple[str, ...], transport: str) -> None:
     bad = _ok(seen, "badZone")
     assert bad["isError"] is True
     assert "Mars/Olympus" in bad["text"][0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_clients_answer_only_their_own_elicitation(mode: tuple[str, ...]) -> None:
+    # The child's two elicitation/create requests are identical (the tool takes no
+    # arguments), so nothing but the bridge's routing decides who answers which.
+    with bridged(everything_command(), *mode) as bridge:
+        seen = run_ts_client(bridge.mcp_url, "streamable", "pair-elicit")
+    for tag in ("A", "B"):
+        assert seen[tag]["asked"] == 1
+        texts = _ok(seen[tag], "elicitation")["text"]
+        assert f"- Name: Ada {tag}" in texts[1]

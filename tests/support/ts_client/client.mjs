@@ -247,7 +247,31 @@ async function time(out) {
   await client.close();
 }
 
-const scenarios = { everything, pair, time };
+// Two clients ask for elicitation at once. The child's elicitation/create carries nothing
+// from either call (no arguments to match), so only true ownership tracking can route it.
+async function pairElicit(out) {
+  const peers = await Promise.all(
+    ["A", "B"].map(async (tag) => {
+      const seen = { sampling: [], elicitation: [], logs: [], updated: [] };
+      return { tag, seen, ...(await connect(tag, seen)) };
+    }),
+  );
+  const results = await Promise.all(
+    peers.map(async ({ tag, seen, client }) => {
+      const r = {};
+      await step(r, "elicitation", async () => {
+        const result = await client.callTool({ name: "trigger-elicitation-request", arguments: {} }, undefined, TIMEOUT);
+        return { text: texts(result) };
+      });
+      r.asked = seen.elicitation.length;
+      return [tag, r];
+    }),
+  );
+  for (const [tag, r] of results) out[tag] = r;
+  await Promise.all(peers.map((p) => p.client.close()));
+}
+
+const scenarios = { everything, pair, time, "pair-elicit": pairElicit };
 const out = { scenario: opts.scenario, transport: opts.transport };
 try {
   await scenarios[opts.scenario](out);
