@@ -131,6 +131,8 @@ def test_bad_publishing_options() -> None:
         Publishing(repo="nope")
     with pytest.raises(UsageError, match="--base-url"):
         Publishing(base_url="ftp://x")
+    with pytest.raises(UsageError, match="--server-name 'no slash': expected NAMESPACE/NAME"):
+        Publishing(server_name="no slash")
 
 
 def test_registry_name_precedence() -> None:

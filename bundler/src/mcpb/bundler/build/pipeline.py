@@ -9,6 +9,7 @@ directory exactly as it was.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 import shutil
@@ -145,20 +146,22 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         pending = Path(tempfile.mkdtemp(prefix=".mcpb-build-", dir=options.out_dir))
         try:
             results, manifest, marker, notes = builder.build_all(work, pending)
+            # Everything that can still fail happens before the first file is published.
+            built = [BuiltBundle(b.platform, b.path.name, b.sha256, b.size) for b in results]
+            doc = render_server_json(
+                manifest, built, options.publishing, runtime=builder.runtime, marker=marker
+            )
+            validate_server_json(doc)
+            sums_text = render_sha256sums((b.path.name, b.sha256) for b in results)
             final = []
             for res in results:
                 target = options.out_dir / res.path.name
                 res.path.replace(target)
-                final.append(_moved(res, target))
+                final.append(dataclasses.replace(res, path=target))
         finally:
             shutil.rmtree(pending, ignore_errors=True)
     sums = options.out_dir / SHA256SUMS
-    write_atomic(sums, render_sha256sums((b.path.name, b.sha256) for b in final).encode())
-    built = [BuiltBundle(b.platform, b.path.name, b.sha256, b.size) for b in final]
-    doc = render_server_json(
-        manifest, built, options.publishing, runtime=builder.runtime, marker=marker
-    )
-    validate_server_json(doc)
+    write_atomic(sums, sums_text.encode())
     server_json = options.out_dir / SERVER_JSON
     write_atomic(server_json, dump_server_json(doc))
     say(f"wrote {SHA256SUMS} and {SERVER_JSON}")
@@ -172,19 +175,6 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         server_json=server_json,
         notes=tuple(notes),
         seconds=time.monotonic() - started,
-    )
-
-
-def _moved(res: PlatformBundle, path: Path) -> PlatformBundle:
-    return PlatformBundle(
-        res.platform,
-        path,
-        res.sha256,
-        res.size,
-        res.file_count,
-        res.elf_files,
-        res.pruned_files,
-        res.pruned_bytes,
     )
 
 

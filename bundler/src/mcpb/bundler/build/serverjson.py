@@ -30,6 +30,7 @@ DESCRIPTION_MAX = 100
 
 _USER_CONFIG_REF = re.compile(r"\$\{user_config\.([A-Za-z0-9_.-]+)\}")
 _REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+")
+_SERVER_NAME = re.compile(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+")
 _NAME_PART = re.compile(r"[^a-zA-Z0-9._-]+")
 _FORMATS = {
     "string": "string",
@@ -61,6 +62,10 @@ class Publishing:
     def __post_init__(self) -> None:
         if self.repo is not None and not _REPO.fullmatch(self.repo):
             raise UsageError(f"--repo {self.repo!r}: expected OWNER/REPO")
+        if self.server_name is not None and not _SERVER_NAME.fullmatch(self.server_name):
+            raise UsageError(
+                f"--server-name {self.server_name!r}: expected NAMESPACE/NAME in reverse-DNS form"
+            )
         if self.base_url is not None and not self.base_url.startswith(("https://", "http://")):
             raise UsageError(f"--base-url {self.base_url!r}: expected an http(s) URL")
 
