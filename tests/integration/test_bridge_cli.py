@@ -6,6 +6,7 @@ import hashlib
 import re
 import socket
 import subprocess
+import threading
 import time
 
 import httpx
@@ -161,3 +162,21 @@ def test_sse_streams_send_keepalive_comments_and_logs_fingerprint_sessions() -> 
         opened = [line for line in bridge.log if "session opened" in line]
         assert any(f"id sha256:{digest}" in line for line in opened)
         assert not any(sid in line for line in bridge.log)
+
+
+def test_ready_stays_200_while_a_one_at_a_time_child_is_busy() -> None:
+    with bridged(echo_command()) as bridge, httpx.Client(timeout=20) as http:
+        sid = initialize(http, bridge.mcp_url)
+        with httpx.Client(timeout=20) as other:
+            slow = threading.Thread(
+                target=other.post,
+                args=(bridge.mcp_url,),
+                kwargs={"json": call(1, "sleep", {"seconds": 3}), "headers": headers(sid)},
+            )
+            slow.start()
+            time.sleep(0.3)
+            started = time.monotonic()
+            ready = http.get(bridge.base_url + "/ready")
+            assert ready.status_code == 200
+            assert time.monotonic() - started < 1.5
+            slow.join(10)

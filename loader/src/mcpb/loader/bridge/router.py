@@ -58,6 +58,8 @@ log = logging.getLogger("mcpb.bridge")
 #: A child that ran at least this long before crashing restarts after the shortest backoff.
 _STABLE_AFTER = 10.0
 _PROBE_TIMEOUT = 2.0
+#: A child that sent anything this recently counts as answering without a ping.
+_RECENTLY = 10.0
 #: Requests during which a server typically asks the client something (sampling, elicitation).
 _ASKS_BACK = frozenset({"tools/call", "prompts/get", "resources/read", "completion/complete"})
 
@@ -119,6 +121,7 @@ class Upstream:
         self._backoff = config.restart_backoff_min
         self._started_at = 0.0
         self.restarts = 0
+        self._last_heard = 0.0
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -389,9 +392,15 @@ class Upstream:
         await child.drain()
 
     async def probe(self) -> bool:
-        """Whether the child answers a ``ping`` now (any answer counts)."""
+        """Whether the child is answering: it said something recently, or answers a ``ping``.
+
+        Recent output counts so that a server busy with a long call (one that handles a request
+        at a time cannot answer a ping meanwhile) is not reported unready while it works.
+        """
         if not self._up.is_set() or self._closing:
             return False
+        if time.monotonic() - self._last_heard < _RECENTLY:
+            return True
         try:
             await self._internal_request("ping", None, _PROBE_TIMEOUT)
         except (TimeoutError, ConnectionError):
@@ -423,6 +432,7 @@ class Upstream:
     # ----------------------------------------------------------------- child → client
 
     def _on_child_message(self, message: Any) -> None:
+        self._last_heard = time.monotonic()
         if not isinstance(message, dict):
             log.warning("[%s] ignored a non-object message from the server", self.label)
             return
