@@ -167,11 +167,19 @@ def test_batches_work_for_2025_03_26(bridge: Bridge, http) -> None:
         {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"},
         call("b", "echo", {"n": 2}),
     ]
-    response = http.post(bridge.mcp_url, json=batch, headers=headers(sid, version=None))
+    response = http.post(bridge.mcp_url, json=batch, headers=headers(sid, version="2025-03-26"))
     assert response.status_code == 200
     answers = response.json()
     assert [a["id"] for a in answers] == ["a", "b"]
     assert [json.loads(tool_text(a)) for a in answers] == [{"n": 1}, {"n": 2}]
+
+
+def test_batch_without_header_follows_the_negotiated_version(bridge: Bridge, http) -> None:
+    sid = initialize(http, bridge.mcp_url, version="2025-11-25")
+    batch = [call("a", "echo", {"n": 1})]
+    response = http.post(bridge.mcp_url, json=batch, headers=headers(sid, version=None))
+    assert response.status_code == 400
+    assert "2025-11-25" in response.json()["error"]["message"]
 
 
 def test_loopback_origin_is_allowed(bridge: Bridge, http) -> None:

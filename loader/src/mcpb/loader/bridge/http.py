@@ -350,9 +350,19 @@ class BridgeApp:
     async def _post_batch(
         self, batch: list[Any], headers: dict[bytes, bytes], send: Send, extra: Headers
     ) -> None:
-        """JSON-RPC batches: only for 2024-11-05 and 2025-03-26 (header, or the default)."""
-        raw_version = headers.get(b"mcp-protocol-version", DEFAULT_PROTOCOL_VERSION.encode())
-        version = raw_version.decode("latin-1")
+        """JSON-RPC batches: only in protocol versions 2024-11-05 and 2025-03-26.
+
+        The version is the header's; without one, the version the session negotiated; without
+        that, 2025-03-26 (what the spec says to assume).
+        """
+        session = await self._session_for(headers, send, extra)
+        if session is None:
+            return
+        raw_version = headers.get(b"mcp-protocol-version")
+        if raw_version is not None:
+            version = raw_version.decode("latin-1")
+        else:
+            version = session.protocol_version or DEFAULT_PROTOCOL_VERSION
         problem = None
         if version not in BATCH_PROTOCOL_VERSIONS:
             problem = f"JSON-RPC batches are not allowed in protocol version {version}"
@@ -366,9 +376,6 @@ class BridgeApp:
                 problem = "initialize must not be part of a batch"
         if problem is not None:
             await rpc_error(send, 400, None, jsonrpc.INVALID_REQUEST, problem, extra)
-            return
-        session = await self._session_for(headers, send, extra)
-        if session is None:
             return
         upstream = session.upstream
         sinks: list[RequestSink] = []
