@@ -251,3 +251,18 @@ def test_deleting_a_session_answers_its_request_in_flight(mode) -> None:
         other = initialize(http, bridge.mcp_url)
         ok = http.post(bridge.mcp_url, json=call(2, "echo", {"n": 2}), headers=headers(other))
         assert json.loads(tool_text(ok.json())) == {"n": 2}
+
+
+def test_a_server_that_never_answers_initialize_leaves_nothing_behind() -> None:
+    with (
+        bridged("exec cat >/dev/null", "--stateful", "--init-timeout", "0.5") as bridge,
+        httpx.Client(timeout=30) as http,
+    ):
+        started = time.monotonic()
+        response = http.post(bridge.mcp_url, json=initialize_body(1), headers=headers(version=None))
+        assert response.status_code == 504
+        assert "did not answer initialize" in response.json()["error"]["message"]
+        assert response.json()["id"] == 1
+        assert "mcp-session-id" not in response.headers
+        assert time.monotonic() - started < 5
+        assert wait_until(lambda: not descendants(bridge.pid), 5)

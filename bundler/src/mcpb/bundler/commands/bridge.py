@@ -98,6 +98,14 @@ def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--max-body", "max_body", type=int, default=4 * 1024 * 1024, show_default=True)
 @click.option("--max-sessions", "max_sessions", type=int, default=1000, show_default=True)
 @click.option(
+    "--init-timeout",
+    "init_timeout",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds the server may take to answer initialize before the session is dropped.",
+)
+@click.option(
     "--keepalive",
     "keepalive",
     type=click.FloatRange(min=0.01),
@@ -128,6 +136,7 @@ def bridge(
     allow_origin: tuple[str, ...],
     max_body: int,
     max_sessions: int,
+    init_timeout: float,
     keepalive: float,
     log_level: str,
 ) -> None:
@@ -151,6 +160,7 @@ def bridge(
         allow_origins=tuple(allow_origin),
         cors_origins=_origins(cors) if cors else (),
         keepalive_interval=keepalive,
+        init_timeout=init_timeout,
     )
     command = split_command(stdio)
     path = mcp_path if output_transport == "streamableHttp" else sse_path

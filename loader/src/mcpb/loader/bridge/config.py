@@ -47,6 +47,7 @@ class BridgeConfig:
     restart_backoff_min: float = 0.1
     restart_backoff_max: float = 5.0
     unavailable_timeout: float = 30.0
+    init_timeout: float = 120.0
     kill_grace: float = 2.0
     max_message: int = 64 * 1024 * 1024
 

@@ -10,6 +10,7 @@ allowed, 403 for a disallowed Origin, 404 for an unknown session, 405 for an uns
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -316,7 +317,15 @@ class BridgeApp:
             self.sessions.end(session)
             await rpc_error(send, 503, request_id, jsonrpc.SERVER_UNAVAILABLE, _UNAVAILABLE, extra)
             return
-        payload = await sink.queue.get()
+        try:
+            payload = await asyncio.wait_for(sink.queue.get(), self.config.init_timeout)
+        except TimeoutError:
+            # A server that never answers initialize must not keep a session (and, stateful,
+            # a child) alive: nobody knows its id, so nobody could end it.
+            self.sessions.end(session)
+            text = f"the MCP server did not answer initialize within {self.config.init_timeout}s"
+            await rpc_error(send, 504, request_id, jsonrpc.SERVER_UNAVAILABLE, text, extra)
+            return
         result = orjson.loads(payload).get("result")
         session_headers = list(extra)
         if isinstance(result, dict):

@@ -329,7 +329,12 @@ class Upstream:
                 return
             if self._init_wait is None:
                 break
-            await asyncio.shield(self._init_wait)
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(self._init_wait), self._config.unavailable_timeout
+                )
+            except TimeoutError:
+                raise UpstreamUnavailableError from None
         self._init_wait = asyncio.get_running_loop().create_future()
         try:
             child = await self._ready_child()
