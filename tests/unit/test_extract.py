@@ -242,3 +242,31 @@ def test_bundles_signed_by_our_signer_open_strictly_and_extract(tmp_path: Path) 
         assert b.meta is not None and set(b.meta.files) == set(FILES)
     safe_extract(signed, tmp_path / "out")
     assert tree(tmp_path / "out")["server.py"] == (FILES["server.py"][0], 0o644)
+
+
+def test_record_catches_corruption_that_the_crc_check_is_skipped_for(tmp_path: Path) -> None:
+    """With a record, the SHA256 (not the CRC-32) guards each file: corruption still fails."""
+    import hashlib
+    import json
+    import zlib
+
+    from mcpb.bundle.errors import IntegrityError
+    from mcpb.bundle.meta import META_KEY
+
+    original = b"print('original')\n"
+    record = {"server.py": hashlib.sha256(original).hexdigest()}
+    manifest = {**MANIFEST, "_meta": {META_KEY: {"files": record}}}
+    path = tmp_path / "corrupt.mcpb"
+    path.write_bytes(
+        raw_zip(
+            [
+                RawMember("server.py", b"print('tampered')\n", crc=zlib.crc32(original)),
+                RawMember("manifest.json", json.dumps(manifest).encode()),
+            ]
+        )
+    )
+    with pytest.raises(IntegrityError, match=r"'server\.py': SHA256 mismatch"):
+        safe_extract(path, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mcpb"]
+    with open_bundle(path) as b, pytest.raises(ArchiveError, match="CRC-32 mismatch"):
+        b.read("server.py")  # plain reads still check the CRC

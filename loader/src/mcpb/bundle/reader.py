@@ -338,20 +338,24 @@ class Bundle:
         """The whole content of one file entry (use :meth:`stream` for large ones)."""
         return b"".join(self.stream(name))
 
-    def stream(self, name: str) -> Iterator[bytes]:
-        """Inflate one entry in bounded chunks, checking its real size and CRC-32."""
+    def stream(self, name: str, *, check_crc: bool = True) -> Iterator[bytes]:
+        """Inflate one entry in bounded chunks, checking its real size and CRC-32.
+
+        ``check_crc=False`` is for callers that check a stronger digest of the same bytes
+        (extraction against the SHA256 record); sizes are always checked.
+        """
         info = self._infos.get(name)
         if info is None or info.orig_filename.endswith("/"):
             raise ArchiveError(f"{self.source}: no file entry {name!r}")
         where = f"{self.source}: entry {name!r}"
         try:
-            yield from self._inflate(info, where)
+            yield from self._inflate(info, where, check_crc)
         except zlib.error as exc:
             raise ArchiveError(f"{where}: corrupt compressed data ({exc})") from None
         except OSError as exc:
             raise ArchiveError(f"{where}: read failed ({exc.strerror or exc})") from None
 
-    def _inflate(self, info: zipfile.ZipInfo, where: str) -> Iterator[bytes]:
+    def _inflate(self, info: zipfile.ZipInfo, where: str, check_crc: bool) -> Iterator[bytes]:
         view = self._view
         view.seek(info.header_offset)
         header = view.read(_LOCAL_HEADER.size)
@@ -387,7 +391,8 @@ class Bundle:
                         f"{where}: inflates past its declared size of {declared} bytes "
                         "(lying header, zip bomb?)"
                     )
-                crc = zlib.crc32(out, crc)
+                if check_crc:
+                    crc = zlib.crc32(out, crc)
                 if out:
                     yield out
                 if inflater is not None and inflater.eof:
@@ -398,7 +403,7 @@ class Bundle:
             raise ArchiveError(f"{where}: compressed data truncated or corrupt")
         if produced != declared:
             raise ArchiveError(f"{where}: {produced} bytes, header declares {declared}")
-        if crc != info.CRC:
+        if check_crc and crc != info.CRC:
             raise ArchiveError(f"{where}: CRC-32 mismatch (corrupt archive)")
 
     def close(self) -> None:
