@@ -397,3 +397,17 @@ def test_allow_sdist_builds_pure_python_sdists(tmp_path: Path) -> None:
         check=True,
     )
     assert run.stdout == "0.6.2\n"
+
+
+def test_output_directory_inside_the_project(c_project: Path, tmp_path: Path) -> None:
+    """Earlier outputs in the project (``-o .`` or ``-o dist``) never end up inside a bundle."""
+    project = tmp_path / "c"
+    shutil.copytree(c_project, project)
+    first = _build(project, project)
+    again = _build(project, project)
+    nested = _build(project, project / "dist")
+    digests = [b.sha256 for b in first.bundles]
+    assert [b.sha256 for b in again.bundles] == digests
+    assert [b.sha256 for b in nested.bundles] == digests
+    with zipfile.ZipFile(again.bundles[0].path) as zf:
+        assert sorted(zf.namelist()) == ["manifest.json", "server/mcp-c-server"]

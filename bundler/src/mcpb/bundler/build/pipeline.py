@@ -46,6 +46,7 @@ Progress = Callable[[str], None]
 NODE_RUNTIME = "node:20"
 SHA256SUMS = "SHA256SUMS"
 SERVER_JSON = "server.json"
+PENDING_PREFIX = ".mcpb-build-"  # bundles wait here, inside the output directory
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     options.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mcpb-build-") as work_text:
         work = Path(work_text)
-        pending = Path(tempfile.mkdtemp(prefix=".mcpb-build-", dir=options.out_dir))
+        pending = Path(tempfile.mkdtemp(prefix=PENDING_PREFIX, dir=options.out_dir))
         try:
             results, manifest, marker, notes = builder.build_all(work, pending)
             # Everything that can still fail happens before the first file is published.
@@ -405,10 +406,16 @@ class _Builder:
     def _project_entries(
         self, root: Path, manifest: dict[str, Any], vendored: list[str]
     ) -> list[Entry]:
-        """The author's files (pack's rules), minus our own output directory if it is inside."""
+        """The author's files (pack's rules), minus build outputs.
+
+        Left out: the output directory when it is inside the project, and at the project root
+        the files a build writes there with ``-o .`` (``SHA256SUMS``, ``server.json`` — registry
+        metadata, not something the server reads) and in-progress directories.
+        """
         collected = collect_files(root, manifest, extra_vendored=vendored)
         out = _relative(self.options.out_dir, root)
-        return without(collected.entries, [], [out] if out else [])
+        entries = without(collected.entries, [SHA256SUMS, SERVER_JSON], [out] if out else [])
+        return [e for e in entries if not e.name.startswith(PENDING_PREFIX)]
 
 
 def _relative(path: Path, root: Path) -> str:
