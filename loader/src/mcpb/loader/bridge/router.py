@@ -39,7 +39,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +47,7 @@ from mcpb.loader.bridge import jsonrpc
 from mcpb.loader.bridge.child import ChildProcess
 from mcpb.loader.bridge.config import BridgeConfig
 from mcpb.loader.bridge.jsonrpc import Message
+from mcpb.loader.bridge.owner import Pending, answered, current_owner
 from mcpb.loader.bridge.sink import RequestSink
 
 if TYPE_CHECKING:
@@ -66,25 +66,6 @@ _ASKS_BACK = frozenset({"tools/call", "prompts/get", "resources/read", "completi
 
 class UpstreamUnavailableError(Exception):
     """The stdio server is down (restarting) and did not come back in time."""
-
-
-@dataclass(slots=True, eq=False)
-class Pending:
-    """A request forwarded to the child and not yet answered."""
-
-    upstream_id: int
-    client_id: Any
-    session: Session | None
-    sink: RequestSink | None
-    token: Any = None
-    has_token: bool = False
-    is_init: bool = False
-    asks_back: bool = False
-    asking: int = 0
-    kind: str = ""
-    arguments: Any = None
-    init_params: Any = None
-    future: asyncio.Future[Message] | None = None
 
 
 class Upstream:
@@ -391,7 +372,7 @@ class Upstream:
             log.debug("[%s] dropped an answer to a request it was not asked", session.tag)
             return
         del self._server_requests[request_id]
-        _answered(asked[1])
+        answered(asked[1])
         child = await self._ready_child()
         child.write(jsonrpc.dumps(message))
         await child.drain()
@@ -492,7 +473,7 @@ class Upstream:
         log.debug("[%s] server request %r routed to [%s]", self.label, message["id"], session.tag)
         if not self._deliver_interim(session, pending, jsonrpc.dumps(message)):
             del self._server_requests[message["id"]]
-            _answered(pending)
+            answered(pending)
             self._refuse_server_request(message["id"], "the client has no open stream")
 
     def _on_notification(self, method: str, message: Message) -> None:
@@ -511,7 +492,7 @@ class Upstream:
             if asked is not None:
                 del self._server_requests[request_id]
                 owner, pending = asked
-                _answered(pending)
+                answered(pending)
                 self._deliver_interim(owner, pending or _latest(owner), jsonrpc.dumps(message))
             return
         payload = jsonrpc.dumps(message)
@@ -529,38 +510,11 @@ class Upstream:
             self._deliver_interim(owner[0], owner[1], payload)
 
     def _owner(self, *, asking: bytes = b"") -> tuple[Session, Pending | None] | None:
-        """The current owner (module docstring).
-
-        With ``asking`` (an encoded server→client request being routed), tool-like requests are
-        ranked as the module docstring says; otherwise the oldest tool-like request wins.
-        """
-        best: Pending | None = None
-        best_rank = (True, True, True, True)
-        fallback: Pending | None = None
+        """The current owner (module docstring); ``asking`` is an encoded server→client request."""
         waiting = {owner.id for owner, _ in self._server_requests.values()} if asking else set()
-        for pending in self._pending.values():  # oldest first
-            if pending.session is None or pending.session.closed:
-                continue
-            if pending.asks_back:
-                if not asking:
-                    return pending.session, pending
-                rank = (
-                    not _quotes_arguments(asking, pending.arguments),
-                    pending.kind not in self._askers,
-                    pending.session.id in waiting,
-                    pending.asking > 0,
-                )
-                if best is None or rank < best_rank:
-                    best, best_rank = pending, rank
-            elif fallback is None:
-                fallback = pending
-        chosen = best or fallback
-        if chosen is not None and chosen.session is not None:
-            return chosen.session, chosen
-        session = self._last_session
-        if session is not None and not session.closed:
-            return session, None
-        return None
+        return current_owner(
+            self._pending.values(), self._last_session, asking, self._askers, waiting
+        )
 
     def _deliver_interim(self, session: Session, pending: Pending | None, payload: bytes) -> bool:
         if pending is not None:
@@ -617,26 +571,6 @@ def _lookup(table: Mapping[Any, Any], key: Any) -> Any:
         return table.get(key)
     except TypeError:
         return None
-
-
-def _quotes_arguments(payload: bytes, arguments: Any) -> bool:
-    """Whether ``payload`` contains one of the string arguments (4+ characters) of a call.
-
-    A server asking its client about a call usually quotes the call's input (a sampling
-    prompt built from it), which ties the question to the call better than timing does.
-    """
-    if not isinstance(arguments, dict):
-        return False
-    for value in arguments.values():
-        if isinstance(value, str) and len(value) >= 4 and jsonrpc.dumps(value)[1:-1] in payload:
-            return True
-    return False
-
-
-def _answered(pending: Pending | None) -> None:
-    """A server→client request routed through ``pending`` got its answer (or was dropped)."""
-    if pending is not None and pending.asking > 0:
-        pending.asking -= 1
 
 
 def _latest(session: Session) -> Pending | None:

@@ -22,7 +22,7 @@ from mcpb.loader.bridge.config import BridgeConfig
 from mcpb.loader.bridge.router import Upstream
 
 if TYPE_CHECKING:
-    from mcpb.loader.bridge.router import Pending
+    from mcpb.loader.bridge.owner import Pending
 
 log = logging.getLogger("mcpb.bridge")
 
