@@ -334,3 +334,28 @@ def test_a_server_that_negotiates_2024_11_05_keeps_working(bridge: Bridge, http)
     batched = http.post(bridge_url, json=batch, headers=headers(sid, "2024-11-05"))
     assert batched.status_code == 200
     assert batched.json()[0]["id"] == "x"
+
+
+def test_unusual_ids_come_back_exactly_and_never_cross(bridge: Bridge, http) -> None:
+    """Ids that compare loosely ("1" and 1, 0 and False-like) stay distinct per session."""
+    first = initialize(http, bridge.mcp_url)
+    second = initialize(http, bridge.mcp_url)
+    ids: list[Any] = ["1", 1, 0, -7, 2**53, "é-ü-∑", "", "00"]
+
+    async def scenario() -> list[tuple[Any, Any, str]]:
+        async with httpx.AsyncClient(timeout=20) as client:
+
+            async def one(sid: str, request_id: Any, tag: str) -> tuple[Any, Any, str]:
+                message = call(request_id, "echo", {"tag": tag, "id": request_id})
+                response = await client.post(bridge.mcp_url, json=message, headers=headers(sid))
+                body = response.json()
+                return request_id, body["id"], json.loads(tool_text(body))["tag"]
+
+            jobs = [one(first, i, "first") for i in ids] + [one(second, i, "second") for i in ids]
+            return list(await asyncio.gather(*jobs))
+
+    results = asyncio.run(scenario())
+    for index, (sent, received, tag) in enumerate(results):
+        assert received == sent
+        assert type(received) is type(sent)
+        assert tag == ("first" if index < len(ids) else "second")
