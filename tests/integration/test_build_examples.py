@@ -411,3 +411,37 @@ def test_output_directory_inside_the_project(c_project: Path, tmp_path: Path) ->
     assert [b.sha256 for b in nested.bundles] == digests
     with zipfile.ZipFile(again.bundles[0].path) as zf:
         assert sorted(zf.namelist()) == ["manifest.json", "server/mcp-c-server"]
+
+
+def test_allow_sdist_cannot_cross_build_a_c_extension(tmp_path: Path) -> None:
+    """ujson 1.35 is an sdist with C code: amd64 builds it on this machine, arm64 cannot."""
+    root = tmp_path / "uses-ujson"
+    (root / "src" / "uses_ujson").mkdir(parents=True)
+    (root / "src" / "uses_ujson" / "__init__.py").write_text("def main() -> None: ...\n")
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [project]
+            name = "uses-ujson"
+            version = "0.1.0"
+            dependencies = ["ujson==1.35"]
+            [project.scripts]
+            uses-ujson = "uses_ujson:main"
+            [build-system]
+            requires = ["hatchling>=1.25"]
+            build-backend = "hatchling.build"
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/uses_ujson"]
+            """
+        )
+    )
+    with pytest.raises(BuildError) as err:
+        _build(root, tmp_path / "out", allow_sdist=True)
+    assert str(err.value) == (
+        "no wheel of ujson 1.35 for linux/arm64 (Python 3.11, manylinux_2_28), and its sdist is "
+        "not pure Python: building it made ujson-1.35-cp311-cp311-linux_x86_64.whl, which runs "
+        "only on the build machine"
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+    [bundle] = _build(root, tmp_path / "amd", platforms=BOTH[:1], allow_sdist=True).bundles
+    assert bundle.elf_files == 1  # compiled here, for this machine's architecture

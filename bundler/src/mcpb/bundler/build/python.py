@@ -36,6 +36,10 @@ _NO_WHEEL = re.compile(
 _NOT_FOUND = re.compile(
     r"Because (?P<req>[A-Za-z0-9][A-Za-z0-9._-]*(?:[=<>!~]=?[^\s,]+)?) was not found"
 )
+_BUILT_ELSEWHERE = re.compile(
+    r"Failed to (?:download and )?build `(?P<req>[^`]+)`.*?"
+    r"The built wheel `(?P<wheel>[^`]+)` is not compatible"
+)
 _NO_VERSION = re.compile(r"there is no version of (?P<req>\S+)")
 
 
@@ -162,6 +166,13 @@ def explain_uv_failure(stderr: str, target: PythonTarget, *, allow_sdist: bool) 
         name, version = split_requirement(m["req"])
         hint = "" if allow_sdist else "; pass --allow-sdist to build pure-Python sdists"
         return f"no wheel of {name} {version} for {where}{hint}"
+    m = _BUILT_ELSEWHERE.search(text)
+    if m is not None:
+        name, version = split_requirement(m["req"])
+        return (
+            f"no wheel of {name} {version} for {where}, and its sdist is not pure Python: "
+            f"building it made {m['wheel']}, which runs only on the build machine"
+        )
     m = _NOT_FOUND.search(text) or _NO_VERSION.search(text)
     if m is not None:
         name, version = split_requirement(m["req"].rstrip(".,"))
