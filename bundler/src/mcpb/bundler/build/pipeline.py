@@ -254,6 +254,8 @@ class _Builder:
             python=self.python,
             epoch=self.options.epoch,
         )
+        # Free the staged tree now, overlapping with the other platforms' work.
+        shutil.rmtree(work / platform.slug, ignore_errors=True)
         took = time.monotonic() - t0
         self.say(f"{platform}: {name} ({info.compressed_size} bytes) in {took:.1f}s")
         bundle = PlatformBundle(
