@@ -359,3 +359,45 @@ def test_unusual_ids_come_back_exactly_and_never_cross(bridge: Bridge, http) -> 
         assert received == sent
         assert type(received) is type(sent)
         assert tag == ("first" if index < len(ids) else "second")
+
+
+def test_a_second_get_stream_replaces_the_first(shared_bridge: Bridge, http) -> None:
+    bridge = shared_bridge
+    sid = initialize(http, bridge.mcp_url)
+    hdrs = {**headers(sid), "accept": "text/event-stream"}
+
+    async def scenario() -> tuple[list[str], list[dict[str, Any]]]:
+        async with httpx.AsyncClient(timeout=20) as client:
+            old_lines: list[str] = []
+            new_messages: list[dict[str, Any]] = []
+            opened = asyncio.Event()
+
+            async def old_stream() -> None:
+                async with client.stream("GET", bridge.mcp_url, headers=hdrs) as response:
+                    assert response.status_code == 200
+                    opened.set()
+                    async for line in response.aiter_lines():  # ends when replaced
+                        old_lines.append(line)
+
+            async def new_stream() -> None:
+                async with client.stream("GET", bridge.mcp_url, headers=hdrs) as response:
+                    assert response.status_code == 200
+                    async for line in response.aiter_lines():
+                        if line.startswith("data:"):
+                            new_messages.append(json.loads(line[5:]))
+                            return
+
+            old = asyncio.create_task(old_stream())
+            await asyncio.wait_for(opened.wait(), 10)
+            new = asyncio.create_task(new_stream())
+            await asyncio.wait_for(old, 10)  # the first stream was closed by the bridge
+            response = await client.post(
+                bridge.mcp_url, json=call(1, "notify_changed", {}), headers=headers(sid)
+            )
+            assert response.status_code == 200
+            await asyncio.wait_for(new, 10)
+            return old_lines, new_messages
+
+    old_lines, new_messages = asyncio.run(scenario())
+    assert not [line for line in old_lines if line.startswith("data:")]
+    assert new_messages == [{"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}]
