@@ -445,3 +445,37 @@ def test_allow_sdist_cannot_cross_build_a_c_extension(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
     [bundle] = _build(root, tmp_path / "amd", platforms=BOTH[:1], allow_sdist=True).bundles
     assert bundle.elf_files == 1  # compiled here, for this machine's architecture
+
+
+def test_node_optional_native_packages_follow_the_target(tmp_path: Path) -> None:
+    """esbuild ships its binary as per-platform optional packages: npm --os/--cpu picks each."""
+    root = tmp_path / "uses-esbuild"
+    root.mkdir()
+    (root / "index.js").write_text("require('esbuild');\n")
+    (root / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "uses-esbuild",
+                "version": "1.0.0",
+                "main": "index.js",
+                "dependencies": {"esbuild": "0.25.0"},
+            }
+        )
+    )
+    result = _build(root, tmp_path / "out")
+    for bundle, cpu in zip(result.bundles, ("x64", "arm64"), strict=True):
+        with zipfile.ZipFile(bundle.path) as zf:
+            binaries = [n for n in zf.namelist() if n.startswith("node_modules/@esbuild/")]
+        assert f"node_modules/@esbuild/linux-{cpu}/bin/esbuild" in binaries
+        assert all(n.startswith(f"node_modules/@esbuild/linux-{cpu}/") for n in binaries)
+        assert bundle.elf_files == 1
+    dest = tmp_path / "arm"
+    extract_launch(result.bundles[1].path, dest)
+    run = subprocess.run(
+        [str(dest / "node_modules/@esbuild/linux-arm64/bin/esbuild"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )  # an aarch64 Go binary, executed through qemu-user's binfmt handler
+    assert run.stdout.strip() == "0.25.0"
