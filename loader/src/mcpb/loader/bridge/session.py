@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcpb.loader.bridge.config import BridgeConfig
 from mcpb.loader.bridge.router import Upstream
+from mcpb.loader.bridge.sink import BACKLOG_LIMIT
 
 if TYPE_CHECKING:
     from mcpb.loader.bridge.owner import Pending
@@ -67,6 +68,9 @@ class Session:
     def push(self, payload: bytes) -> bool:
         """Send an unsolicited message: the GET (or legacy SSE) stream, else a request stream."""
         if self.stream is not None:
+            if self.stream.qsize() >= BACKLOG_LIMIT:
+                log.warning("[%s] stream backlog full: a message was dropped", self.tag)
+                return False
             self.stream.put_nowait(payload)
             return True
         for pending in reversed(self.inflight.values()):

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
+#: Messages waiting for a slow reader beyond this are dropped (a client not reading its stream
+#: must not make the bridge buffer without bound). The final answer is always kept.
+BACKLOG_LIMIT = 10_000
+
 
 class RequestSink:
     """A queue of encoded messages ending with the request's response.
@@ -29,6 +33,8 @@ class RequestSink:
     def put(self, payload: bytes, *, final: bool) -> bool:
         """Queue a message; False when the client is gone or the request already finished."""
         if self.closed or self.done:
+            return False
+        if not final and self.queue.qsize() >= BACKLOG_LIMIT:
             return False
         if final:
             self.done = True
