@@ -21,7 +21,7 @@ from mcpb.bundle.platform import parse_platforms
 from mcpb.bundler.build.binary import parse_binary_options
 from mcpb.bundler.build.pipeline import BuildOptions, BuildResult, build
 from mcpb.bundler.build.source import SourceKind, parse_source
-from tests.support.arm64 import arm64_python, emulation_env
+from tests.support.arm64 import arm64_python, emulation_env, require_binfmt
 from tests.support.bundles import extract_launch, list_tools
 
 pytestmark = pytest.mark.slow
@@ -83,6 +83,8 @@ def test_c_binary_bundles(c_build: BuildResult) -> None:
 
 @pytest.mark.parametrize("index", [0, 1], ids=["amd64", "arm64-qemu"])
 def test_c_binary_answers_tools_list(c_build: BuildResult, index: int, tmp_path: Path) -> None:
+    if c_build.bundles[index].platform.arch == "arm64":
+        require_binfmt()  # the static aarch64 executable runs through qemu-user
     launch = extract_launch(c_build.bundles[index].path, tmp_path / "x")
     assert launch.command == str(tmp_path / "x" / "server" / "mcp-c-server")
     assert list_tools(launch.command, launch.args, env=launch.env, cwd=launch.cwd) == ["add"]
@@ -470,6 +472,7 @@ def test_node_optional_native_packages_follow_the_target(tmp_path: Path) -> None
         assert all(n.startswith(f"node_modules/@esbuild/linux-{cpu}/") for n in binaries)
         assert bundle.elf_files == 1
     dest = tmp_path / "arm"
+    require_binfmt()
     extract_launch(result.bundles[1].path, dest)
     run = subprocess.run(
         [str(dest / "node_modules/@esbuild/linux-arm64/bin/esbuild"), "--version"],
