@@ -482,3 +482,21 @@ def test_node_optional_native_packages_follow_the_target(tmp_path: Path) -> None
         check=True,
     )  # an aarch64 Go binary, executed through qemu-user's binfmt handler
     assert run.stdout.strip() == "0.25.0"
+
+
+def test_python_313_build_targets_the_trixie_image(tmp_path: Path) -> None:
+    """--python 3.13 vendors cp313 wheels and says so in the manifest and server.json."""
+    result = _build(EXAMPLES / "python-compiled", tmp_path / "out", platforms=BOTH, python="3.13")
+    assert (result.python, result.runtime) == ("3.13", "python:3.13")
+    for bundle in result.bundles:
+        with zipfile.ZipFile(bundle.path) as zf:
+            names = zf.namelist()
+            manifest = json.loads(zf.read("manifest.json"))
+        so = [n for n in names if n.startswith("server/lib/orjson/") and n.endswith(".so")]
+        assert so == [
+            f"server/lib/orjson/orjson.cpython-313-{bundle.platform.gnu_machine}-linux-gnu.so"
+        ]
+        assert manifest["compatibility"]["runtimes"]["python"] == ">=3.13 <3.14"
+        assert manifest["_meta"]["io.github.mcpb-toolchain"]["python"] == "3.13"
+    doc = json.loads(result.server_json.read_text())
+    assert doc["_meta"]["io.github.mcpb-toolchain"]["runtime"] == "python:3.13"
