@@ -401,3 +401,11 @@ def test_a_second_get_stream_replaces_the_first(shared_bridge: Bridge, http) -> 
     old_lines, new_messages = asyncio.run(scenario())
     assert not [line for line in old_lines if line.startswith("data:")]
     assert new_messages == [{"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}]
+
+
+def test_a_batch_printed_by_the_child_is_unpacked(bridge: Bridge, http) -> None:
+    sid = initialize(http, bridge.mcp_url)
+    response = http.post(bridge.mcp_url, json=call(1, "batch_notes", {}), headers=headers(sid))
+    events = sse_messages(response.text)
+    assert [e["params"]["data"] for e in events if "method" in e] == ["batched 1", "batched 2"]
+    assert events[-1]["id"] == 1

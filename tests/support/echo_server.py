@@ -4,7 +4,8 @@ Tools: ``echo`` (returns its arguments as JSON text), ``progress`` (progress + l
 notifications, then a result), ``sample`` (asks the client for sampling/createMessage and
 returns the answer), ``sleep`` (blocks for ``seconds``), ``stats`` (how many initialize and
 notifications/initialized it received), ``pid`` (its process id), ``notify_changed`` (emits
-``notifications/tools/list_changed`` first). It reports on stderr its start and every
+``notifications/tools/list_changed`` first), ``batch_notes`` (two log notifications as one JSON
+array on stdout). It reports on stderr its start and every
 ``notifications/cancelled`` it receives. It never answers
 ``server/discover``: like some legacy servers, it hangs on that probe.
 """
@@ -52,6 +53,19 @@ def call_tool(request: dict[str, Any]) -> dict[str, Any]:
     if name == "notify_changed":
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         return text("notified")
+    if name == "batch_notes":
+        # a batch on stdout: two log notifications in one JSON array, then the result
+        notes = [
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/message",
+                "params": {"level": "info", "data": f"batched {n}"},
+            }
+            for n in (1, 2)
+        ]
+        sys.stdout.write(json.dumps(notes) + "\n")
+        sys.stdout.flush()
+        return text("batched")
     if name == "pid":
         return text(str(os.getpid()))
     if name == "sleep":
@@ -111,7 +125,16 @@ def read_direct() -> dict[str, Any] | None:
 
 TOOLS = [
     {"name": n, "description": f"{n} tool", "inputSchema": {"type": "object"}}
-    for n in ("echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed")
+    for n in (
+        "echo",
+        "progress",
+        "sample",
+        "sleep",
+        "stats",
+        "pid",
+        "notify_changed",
+        "batch_notes",
+    )
 ]
 
 

@@ -419,6 +419,10 @@ class Upstream:
 
     def _on_child_message(self, message: Any) -> None:
         self._last_heard = time.monotonic()
+        if isinstance(message, list):  # a 2025-03-26 server may batch what it sends
+            for item in message:
+                self._on_child_message(item)
+            return
         if not isinstance(message, dict):
             log.warning("[%s] ignored a non-object message from the server", self.label)
             return
