@@ -114,6 +114,9 @@ def detect_project_kind(path: Path) -> SourceKind:
         return SourceKind.PYTHON_PROJECT
     if (path / "package.json").is_file():
         return SourceKind.NODE_PROJECT
+    hint = (
+        " (a ready-made bundle directory is packed with `mcpb pack`)" if manifest.is_file() else ""
+    )
     raise UsageError(
-        f"source {path}: no pyproject.toml, package.json or binary manifest.json found"
+        f"source {path}: no pyproject.toml, package.json or binary manifest.json found{hint}"
     )
