@@ -2,7 +2,8 @@
 
 Steps for each image, each skipped when its inputs are unchanged:
 
-1. the loader and its wheels for the image's Python and CPU (:mod:`.site`, seconds);
+1. the loader and its wheels for the image's Python and CPU (:mod:`.site`, seconds), compiled
+   to bytecode on the host (:mod:`.bytecode`);
 2. the image key — root filesystem inputs, loader site, Dockerfile — and, when an image with
    that key label already exists, reuse it (retag only);
 3. the root filesystem tarball from the keyed cache, bootstrapped on a miss (:mod:`.rootfs`);
@@ -22,10 +23,11 @@ from pathlib import Path
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import Platform, host_platform
 from mcpb.bundler.image import docker
+from mcpb.bundler.image.bytecode import compile_tree, interpreter
 from mcpb.bundler.image.cache import RootfsCache
 from mcpb.bundler.image.labels import KEY_LABEL, OURS, Provenance, image_labels
-from mcpb.bundler.image.rootfs import build_rootfs, inputs_for
-from mcpb.bundler.image.site import install_loader
+from mcpb.bundler.image.rootfs import build_rootfs, inputs_for, unpack
+from mcpb.bundler.image.site import SITE, install_loader
 from mcpb.bundler.image.spec import ImageSpec
 
 ROOTFS_KEY_LABEL = f"{OURS}.rootfs-key"
@@ -100,9 +102,21 @@ def build_one(
                 spec, refs, existing.id, existing.size, key, True, True, time.monotonic() - started
             )
         epoch = settings.provenance.epoch
-        tarball, cached = RootfsCache(settings.cache_dir).get(
-            inputs.key, lambda path: build_rootfs(inputs, runtime, path, epoch)
+        cache = RootfsCache(settings.cache_dir)
+        native_inputs = inputs if platform == host else inputs_for(runtime, host)
+        native_tar, cached = cache.get(
+            native_inputs.key, lambda path: build_rootfs(native_inputs, runtime, path, epoch)
         )
+        native_root = work / "native"
+        unpack(native_tar, native_root)
+        tarball = native_tar
+        if platform != host:
+            tarball, cached = cache.get(
+                inputs.key,
+                lambda path: build_rootfs(inputs, runtime, path, epoch, native_root),
+            )
+        argv = interpreter(native_root, runtime.python, host.arch)
+        compile_tree(argv, context / SITE, f"/{SITE}", hashed=False)
         base = docker.inspect_image(spec.rootfs_ref)
         if base is None or base.labels.get(ROOTFS_KEY_LABEL) != inputs.key:
             docker.import_rootfs(tarball, spec.rootfs_ref, platform, {ROOTFS_KEY_LABEL: inputs.key})

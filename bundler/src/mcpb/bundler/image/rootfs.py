@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcpb.bundle.errors import BuildError
-from mcpb.bundle.platform import Arch, Platform
+from mcpb.bundle.platform import Arch, Platform, host_platform
 from mcpb.bundler.image.apt_sources import (
     AptSource,
     host_codename,
@@ -35,6 +35,7 @@ from mcpb.bundler.image.apt_sources import (
     render_sources,
     sources_for,
 )
+from mcpb.bundler.image.bytecode import compile_stdlib
 from mcpb.bundler.image.spec import Runtime
 
 USER_ID = 10001
@@ -257,6 +258,19 @@ def _write(path: Path, text: str, mode: int) -> None:
     path.chmod(mode)
 
 
+def unpack(tarball: Path, root: Path) -> None:
+    """Extract a root filesystem tarball (ours) into the empty directory ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["tar", "--numeric-owner", "-C", str(root), "-xf", str(tarball)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"cannot extract {tarball.name}: {proc.stderr.strip()[-300:]}")
+
+
 def pack(root: Path, tarball: Path, epoch: int) -> None:
     """A reproducible tarball of ``root``: sorted names, mtimes clamped to ``epoch``, numeric
     owners. Written to a temp name beside ``tarball``, then renamed."""
@@ -287,14 +301,24 @@ def pack(root: Path, tarball: Path, epoch: int) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def build_rootfs(inputs: RootfsInputs, runtime: Runtime, tarball: Path, epoch: int) -> int:
-    """Bootstrap, finish, slim and pack into ``tarball``; bytes freed by slimming."""
+def build_rootfs(
+    inputs: RootfsInputs,
+    runtime: Runtime,
+    tarball: Path,
+    epoch: int,
+    native_root: Path | None = None,
+) -> int:
+    """Bootstrap, finish, slim, compile the standard library and pack into ``tarball``; bytes
+    freed by slimming. ``native_root`` is an extracted root of the host's architecture with the
+    same Python (``None``: the root being built is of the host's architecture)."""
     work = Path(tempfile.mkdtemp(prefix=".rootfs-", dir=tarball.parent))
     root = work / "root"
     try:
         bootstrap(inputs, root)
         freed = slim(root)
         finish(root, runtime, inputs.arch)
+        host = host_platform().arch
+        compile_stdlib(root, runtime.python, native_root or root, host)
         pack(root, tarball, epoch)
         return freed
     finally:

@@ -54,11 +54,11 @@ Idempotent, and the same on our bootstrapped roots and on official python images
 """
 import compileall
 import os
-import sysconfig
 
 UID = 10001
+# Up to date already when mcpb image build compiled it on the host; the stdlib of official
+# images and of our roots is compiled.
 compileall.compile_dir("/opt/mcpb/site", quiet=1)
-compileall.compile_dir(sysconfig.get_paths()["stdlib"], quiet=1)
 
 
 def ensure_line(path, name, line):
