@@ -190,7 +190,7 @@ def test_shared_child_is_initialised_once_for_many_sessions() -> None:
 
 def test_idle_stateful_session_expires_and_its_child_is_reaped() -> None:
     with (
-        bridged(echo_command(), "--stateful", "--sessionTimeout", "400") as bridge,
+        bridged(echo_command(), "--stateful", "--sessionTimeout", "1500") as bridge,
         httpx.Client(timeout=30) as http,
     ):
         sid = initialize(http, bridge.mcp_url)
