@@ -324,6 +324,12 @@ class _Builder:
         root = self._root()
         manifest = load_manifest_data(root / "manifest.json")
         project = _pyproject(root)
+        dynamic = project.get("dynamic", [])
+        if isinstance(dynamic, list) and "dependencies" in dynamic:
+            raise BuildError(
+                f"{root / 'pyproject.toml'}: dependencies are dynamic; with a manifest.json, "
+                "mcpb build vendors the static [project].dependencies only"
+            )
         deps = project.get("dependencies", [])
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
             raise BuildError(f"{root / 'pyproject.toml'}: [project].dependencies must be a list")
