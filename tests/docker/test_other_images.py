@@ -18,6 +18,7 @@ from tests.support.servers import mcpb_executable
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
+@pytest.mark.timeout(900)  # builds the arm64 image and runs a Python server under emulation
 def test_arm64_image_runs_the_arm64_time_bundle_under_qemu(
     images, bundles, bundle_server, run_container
 ) -> None:

@@ -7,7 +7,8 @@ Steps for each image, each skipped when its inputs are unchanged:
 2. the image key — root filesystem inputs, loader site, Dockerfile — and, when an image with
    that key label already exists, reuse it (retag only);
 3. the root filesystem tarball from the keyed cache, bootstrapped on a miss (:mod:`.rootfs`);
-4. ``docker import`` as ``mcpb-rootfs:…`` (reused when its key label matches);
+4. ``docker load`` as the one-layer image ``mcpb-rootfs:…`` of the target architecture
+   (reused when its key label matches);
 5. ``docker build`` of ``base_images/<kind>/Dockerfile`` with ``BASE`` set to that root.
 """
 
@@ -25,7 +26,7 @@ from mcpb.bundle.platform import Platform, host_platform
 from mcpb.bundler.image import docker
 from mcpb.bundler.image.bytecode import compile_tree, interpreter
 from mcpb.bundler.image.cache import RootfsCache
-from mcpb.bundler.image.labels import KEY_LABEL, OURS, Provenance, image_labels
+from mcpb.bundler.image.labels import KEY_LABEL, OURS, Provenance, image_labels, rfc3339
 from mcpb.bundler.image.rootfs import build_rootfs, inputs_for, unpack
 from mcpb.bundler.image.site import SITE, install_loader
 from mcpb.bundler.image.spec import ImageSpec
@@ -95,7 +96,11 @@ def build_one(
         inputs = inputs_for(runtime, platform)
         key = _digest(inputs.key, site_key, dockerfile.read_bytes().hex(), str(spec.platform))
         existing = docker.inspect_image(spec.platform_ref)
-        if existing and existing.labels.get(KEY_LABEL) == key and not settings.rebuild:
+        if (
+            existing is not None
+            and _matches(existing, KEY_LABEL, key, platform)
+            and not settings.rebuild
+        ):
             for ref in refs:
                 docker.tag_image(existing.id, ref)
             return ImageResult(
@@ -118,8 +123,10 @@ def build_one(
         argv = interpreter(native_root, runtime.python, host.arch)
         compile_tree(argv, context / SITE, f"/{SITE}", hashed=False)
         base = docker.inspect_image(spec.rootfs_ref)
-        if base is None or base.labels.get(ROOTFS_KEY_LABEL) != inputs.key:
-            docker.import_rootfs(tarball, spec.rootfs_ref, platform, {ROOTFS_KEY_LABEL: inputs.key})
+        if not _matches(base, ROOTFS_KEY_LABEL, inputs.key, platform):
+            created = rfc3339(settings.provenance.epoch)
+            labels = {ROOTFS_KEY_LABEL: inputs.key}
+            docker.load_rootfs(tarball, spec.rootfs_ref, platform, labels, created)
         build_args = {"BASE": spec.rootfs_ref}
         if runtime.kind == "node":
             build_args["NODE_IMAGE"] = spec.rootfs_ref
@@ -139,6 +146,15 @@ def build_one(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _matches(info: docker.ImageInfo | None, label: str, key: str, platform: Platform) -> bool:
+    """An existing image made from the same inputs, for the same architecture."""
+    return (
+        info is not None
+        and info.labels.get(label) == key
+        and info.architecture == str(platform.arch)
+    )
 
 
 def _digest(*parts: str) -> str:

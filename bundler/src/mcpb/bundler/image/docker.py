@@ -9,10 +9,13 @@ naming the image and the engine's last line of output.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,19 +93,68 @@ def inspect_image(ref: str) -> ImageInfo | None:
     )
 
 
-def import_rootfs(
-    tarball: Path, ref: str, platform: Platform, labels: Mapping[str, str] | None = None
-) -> str:
-    """``docker import`` a root filesystem tarball as ``ref`` for ``platform``; the image id."""
-    changes = []
-    for key, value in sorted((labels or {}).items()):
-        changes += ["--change", f"LABEL {key}={value}"]
-    out = _run(
-        ["import", "--platform", str(platform), *changes, str(tarball), ref],
-        f"docker import {ref}",
-        timeout=900,
+def load_rootfs(
+    tarball: Path, ref: str, platform: Platform, labels: Mapping[str, str], created: str
+) -> None:
+    """Load a root filesystem tarball as the one-layer image ``ref`` of ``platform``.
+
+    ``docker import --platform`` is ignored by engines without experimental mode (20.10 marks
+    the image with the host's architecture, and images built FROM it inherit that), so the
+    image is written in ``docker save`` form instead — ``manifest.json``, a config naming the
+    architecture, the tarball as its layer — and streamed to ``docker load``.
+    """
+    digest = hashlib.sha256()
+    with tarball.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    diff_id = f"sha256:{digest.hexdigest()}"
+    config: dict[str, Any] = {
+        "architecture": str(platform.arch),
+        "os": platform.os,
+        "created": created,
+        "config": {"Labels": dict(labels), "Env": [_PATH]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": created, "created_by": "mcpb image build: Debian root"}],
+    }
+    if platform.arch == "arm64":
+        config["variant"] = "v8"
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    config_name = f"{hashlib.sha256(config_bytes).hexdigest()}.json"
+    layer_name = f"{digest.hexdigest()}/layer.tar"
+    manifest = [{"Config": config_name, "RepoTags": [ref], "Layers": [layer_name]}]
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    proc = subprocess.Popen(
+        [docker_command(), "load", "--quiet"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
-    return out.strip()
+    assert proc.stdin is not None
+    try:
+        with tarfile.open(fileobj=proc.stdin, mode="w|") as archive:
+            _add_bytes(archive, "manifest.json", json.dumps(manifest).encode())
+            _add_bytes(archive, config_name, config_bytes)
+            archive.add(str(tarball), arcname=layer_name, recursive=False)
+    except BrokenPipeError:
+        pass
+    finally:
+        proc.stdin.close()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    if proc.wait(timeout=900) != 0:
+        lines = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
+        raise BuildError(f"docker load {ref}: {(lines or ['docker failed'])[-1].strip()}")
+
+
+_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    archive.addfile(info, io.BytesIO(data))
 
 
 def build_image(
