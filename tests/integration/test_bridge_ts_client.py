@@ -4,7 +4,9 @@
 ``StreamableHTTPClientTransport`` and ``SSEClientTransport`` against ``mcpb bridge`` in front of
 ``@modelcontextprotocol/server-everything`` (stdio) and ``mcp-server-time`` (PyPI), and prints
 what it saw as JSON; the assertions are here. One client run per mode × transport covers tools,
-resources, prompts, progress, logging, sampling, elicitation and cancellation.
+resources, prompts, progress, logging, sampling, elicitation, cancellation, resource
+subscriptions and session termination; two clients at once check that progress, sampling and
+elicitation reach the client that caused them.
 """
 
 from __future__ import annotations
