@@ -9,15 +9,14 @@ atomically (temp file beside the target, then rename).
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mcpb.bundle import atomic
 from mcpb.bundle.errors import ManifestError, UsageError
 from mcpb.bundle.manifest import DEFAULT_VERSION, SUPPORTED_VERSIONS, validate_manifest_data
 from mcpb.bundler.ignore import DEFAULT_EXCLUDES, IGNORE_FILE
@@ -277,15 +276,9 @@ def init_project(
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temp file beside ``path`` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with tmp.open("xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        atomic.write_atomic(path, data, mode=0o644)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"{path}: cannot write: {err.strerror or err}") from err
 
 

@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 import stat
 import sys
 import time
@@ -40,8 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from mcpb.bundle.atomic import atomic_output
 from mcpb.bundle.digest import sha256_file
-from mcpb.bundle.errors import ArchiveError, McpbError, UsageError
+from mcpb.bundle.errors import ArchiveError, UsageError
 
 MANIFEST_NAME = "manifest.json"
 # Kept here (not in meta.py) so the entry order below needs no import cycle.
@@ -253,20 +253,6 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def _temp_sibling(out: Path) -> tuple[Path, BinaryIO]:
-    """Create a new file beside ``out``: same filesystem (atomic rename), umask-governed mode."""
-    for _ in range(100):
-        tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ArchiveError(f"{out}: cannot create ({exc.strerror})") from None
-        return tmp, os.fdopen(fd, "w+b")
-    raise ArchiveError(f"{out}: cannot create a temporary file beside it")
-
-
 @contextlib.contextmanager
 def open_archive(
     out: Path, *, epoch: int | None = None, compresslevel: int = 6
@@ -275,21 +261,16 @@ def open_archive(
     if not 0 <= compresslevel <= 9:
         raise UsageError(f"compresslevel must be 0..9, got {compresslevel}")
     stamp = resolve_epoch(epoch)
-    tmp, f = _temp_sibling(out)
     try:
-        with f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-                yield ArchiveWriter(zf, out, stamp, compresslevel)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(out)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ArchiveError(f"{out}: write failed ({exc.strerror or exc})") from exc
-        if isinstance(exc, (zipfile.LargeZipFile, ValueError)) and not isinstance(exc, McpbError):
-            raise ArchiveError(f"{out}: write failed ({exc})") from exc
-        raise
+        with (
+            atomic_output(out) as f,
+            zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
+        ):
+            yield ArchiveWriter(zf, out, stamp, compresslevel)
+    except OSError as exc:
+        raise ArchiveError(f"{out}: write failed ({exc.strerror or exc})") from exc
+    except (zipfile.LargeZipFile, ValueError) as exc:
+        raise ArchiveError(f"{out}: write failed ({exc})") from exc
 
 
 def write_archive(

@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from mcpb.bundle.atomic import write_atomic
 from mcpb.bundle.errors import UsageError
 from mcpb.bundle.manifest import (
     FIELD_SINCE,
@@ -87,14 +86,7 @@ def write_schemas(directory: Path) -> list[Path]:
     written = []
     for version in SUPPORTED_VERSIONS:
         target = directory / schema_file_name(version)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-                out.write(render_schema(version))
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, render_schema(version).encode("utf-8"))
         written.append(target)
     return written
 

@@ -29,9 +29,8 @@ import fcntl
 import getpass
 import hashlib
 import os
-import shutil
+import stat
 import struct
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mcpb.bundle import sigblock
+from mcpb.bundle.atomic import atomic_output, write_atomic
 from mcpb.bundle.digest import CHUNK
 from mcpb.bundle.errors import SignatureError, UsageError
 from mcpb.bundle.pkcs7 import SigningKey, build_signed_data, parse_and_verify
@@ -140,21 +140,11 @@ def _damaged_block(f: BinaryIO, size: int) -> bool:
 
 @contextmanager
 def _atomic_output(target: Path, *, like: Path) -> Iterator[BinaryIO]:
-    """A temp file beside ``target``, renamed over it only if the block exits cleanly."""
+    """An atomic output beside ``target`` with the permission bits of ``like``."""
     if not target.parent.is_dir():
         raise UsageError(f"output directory {target.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        shutil.copymode(like, tmp)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output(target, mode=stat.S_IMODE(like.stat().st_mode)) as out:
+        yield out
 
 
 def _chunks(src: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -411,19 +401,6 @@ def default_identity_dir() -> Path:
     return Path(config) / "mcpb" / "signing"
 
 
-def _write_private(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        tmp.chmod(mode)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def self_signed_identity(
     directory: Path | None = None, *, common_name: str | None = None
 ) -> SigningIdentity:
@@ -471,8 +448,8 @@ def _ensure_identity(home: Path, common_name: str | None) -> SigningIdentity:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(key_path, key_pem, 0o600)
-    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(key_path, key_pem, mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return SigningIdentity(cert_path, key_path, created=True)
 
 

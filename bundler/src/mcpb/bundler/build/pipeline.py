@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpb.bundle.archive import Entry
+from mcpb.bundle.atomic import write_atomic
 from mcpb.bundle.digest import render_sha256sums
 from mcpb.bundle.errors import BuildError, ManifestError, UsageError
 from mcpb.bundle.manifest import load_manifest_data, validate_manifest_data
@@ -39,8 +40,9 @@ from mcpb.bundler.build.serverjson import (
     validate_server_json,
 )
 from mcpb.bundler.build.source import Source, SourceKind
-from mcpb.bundler.build.stage import entry_head, tree_entries, without, write_atomic
+from mcpb.bundler.build.stage import entry_head, tree_entries, without
 from mcpb.bundler.collect import collect_files
+from mcpb.bundler.naming import bundle_file_name
 
 Progress = Callable[[str], None]
 NODE_RUNTIME = "node:20"
@@ -127,13 +129,6 @@ class _Staged:
     pruned: PruneReport = field(default_factory=PruneReport)
     marker: str | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def bundle_file_name(name: str, version: str, platform: Platform) -> str:
-    """``{name}-v{version}-linux-{arch}.mcpb`` with anything unsafe in a file name replaced."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "server"
-    ver = re.sub(r"[^A-Za-z0-9._+-]+", "-", version).removeprefix("v")
-    return f"{safe}-v{ver}-{platform.slug}.mcpb"
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
