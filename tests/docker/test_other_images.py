@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from mcpb.bundle.digest import sha256_file
 from mcpb.bundler.image import docker
-from tests.docker.conftest import ARM64, TIME_TOOLS
+from tests.docker.conftest import ARM64, REPO, TIME_TOOLS
 from tests.docker.mcp_calls import TOKYO_NOON, list_and_call
 from tests.support.arm64 import require_binfmt
 from tests.support.servers import mcpb_executable
@@ -112,3 +113,72 @@ def test_mcpb_test_passes_a_good_bundle_and_fails_a_wrong_expectation(
     )
     assert proc.returncode == 1
     assert "call FAIL convert_time" in proc.stdout and proc.stdout.rstrip().endswith("FAIL")
+
+
+@pytest.mark.timeout(900)  # a Python server under emulation
+def test_mcpb_test_runs_an_arm64_bundle_emulated(images, bundles) -> None:
+    require_binfmt()
+    images.get("python:3.13", ARM64)
+    bundle = bundles.time("3.13", ARM64)
+    proc = subprocess.run(
+        [mcpb_executable(), "test", str(bundle), "--json", "--timeout", "400"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["image"], report["platform"]) == ("mcpb-python:3.13-arm64", "linux/arm64")
+    assert report["tools"] == TIME_TOOLS and report["exit_code"] == 0
+
+
+def test_the_users_dockerfile_path_builds_from_a_base_image(
+    images, bundles, bundle_server, run_container, tmp_path: Path
+) -> None:
+    """`mcpb image context` + `docker build --build-arg BASE=...` of base_images/python, with
+    our bootstrapped root standing in for an official python image."""
+    result = images.get("python:3.13")
+    context = tmp_path / "ctx"
+    made = subprocess.run(
+        [mcpb_executable(), "image", "context", str(context), "-r", "python:3.13"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    dockerfile = (context / "Dockerfile").read_text()
+    assert dockerfile == (REPO / "base_images" / "python" / "Dockerfile").read_text()
+    tag = "mcpb-test-users-path:latest"
+    built = subprocess.run(
+        ["docker", "build", "-q", "--network", "none", "-t", tag,
+         "--build-arg", f"BASE={result.spec.rootfs_ref}", str(context)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )  # fmt: skip
+    try:
+        assert built.returncode == 0, built.stderr
+        bundle = bundles.time("3.13")
+        c = run_container(tag, bundle_server.url(bundle), sha256_file(bundle))
+        c.wait_ready()
+        tools, _ = list_and_call(f"{c.base}/mcp", "get_current_time", {"timezone": "UTC"})
+        assert tools == TIME_TOOLS
+        docker.stop(c.cid)
+        assert c.state()["ExitCode"] == 0
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", *_containers_of(tag)], capture_output=True)
+        subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True, check=False)
+
+
+def _containers_of(image: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"ancestor={image}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.split()
