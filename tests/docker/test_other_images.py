@@ -19,29 +19,6 @@ from tests.support.servers import mcpb_executable
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-@pytest.mark.timeout(900)  # builds the arm64 image and runs a Python server under emulation
-def test_arm64_image_runs_the_arm64_time_bundle_under_qemu(
-    images, bundles, bundle_server, run_container
-) -> None:
-    require_binfmt()
-    image = images.get("python:3.13", ARM64)
-    info = docker.inspect_image(image.refs[0])
-    assert info is not None and info.architecture == "arm64"
-    bundle = bundles.time("3.13", ARM64)
-    c = run_container(image.refs[0], bundle_server.url(bundle), sha256_file(bundle), platform=ARM64)
-    c.wait_ready(timeout=240)
-    tools, text = list_and_call(f"{c.base}/mcp", "convert_time", TOKYO_NOON, timeout=120)
-    assert tools == TIME_TOOLS
-    assert "21:00:00+09:00" in text
-    machine = subprocess.run(
-        ["docker", "exec", c.cid, "python3", "-c", "import platform; print(platform.machine())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert machine.stdout.strip() == "aarch64"
-
-
 def test_node_image_runs_server_everything(images, bundles, bundle_server, run_container) -> None:
     image = images.get("node:20")
     bundle = bundles.everything()
@@ -115,13 +92,28 @@ def test_mcpb_test_passes_a_good_bundle_and_fails_a_wrong_expectation(
     assert "call FAIL convert_time" in proc.stdout and proc.stdout.rstrip().endswith("FAIL")
 
 
-@pytest.mark.timeout(900)  # a Python server under emulation
-def test_mcpb_test_runs_an_arm64_bundle_emulated(images, bundles) -> None:
+@pytest.mark.timeout(900)  # builds the arm64 image; a Python server under emulation
+def test_arm64_image_runs_the_arm64_time_bundle_under_qemu(images, bundles, tmp_path) -> None:
+    """Through `mcpb test` (its emulated path): the arm64 image, the arm64 bundle, list + call."""
     require_binfmt()
-    images.get("python:3.13", ARM64)
+    image = images.get("python:3.13", ARM64)
+    info = docker.inspect_image(image.refs[0])
+    assert info is not None and info.architecture == "arm64"
     bundle = bundles.time("3.13", ARM64)
+    calls = tmp_path / "tools.json"
+    call = {"name": "convert_time", "arguments": TOKYO_NOON, "expect": "21:00:00+09:00"}
+    calls.write_text(json.dumps([call]))
     proc = subprocess.run(
-        [mcpb_executable(), "test", str(bundle), "--json", "--timeout", "400"],
+        [
+            mcpb_executable(),
+            "test",
+            str(bundle),
+            "--call",
+            str(calls),
+            "--json",
+            "--timeout",
+            "400",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -131,6 +123,7 @@ def test_mcpb_test_runs_an_arm64_bundle_emulated(images, bundles) -> None:
     report = json.loads(proc.stdout)
     assert (report["image"], report["platform"]) == ("mcpb-python:3.13-arm64", "linux/arm64")
     assert report["tools"] == TIME_TOOLS and report["exit_code"] == 0
+    assert report["calls"][0]["ok"] and "21:00:00+09:00" in report["calls"][0]["text"]
 
 
 def test_the_users_dockerfile_path_builds_from_a_base_image(
