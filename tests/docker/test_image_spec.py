@@ -18,7 +18,7 @@ from mcpb.bundler.image.apt_sources import (
     render_sources,
     sources_for,
 )
-from mcpb.bundler.image.labels import rfc3339, source_date_epoch
+from mcpb.bundler.image.labels import provenance, rfc3339, source_date_epoch
 from mcpb.bundler.image.rootfs import RootfsInputs, ca_bundle, finish, packages_for, slim
 from mcpb.bundler.image.spec import ImageSpec, normalize_prefix, parse_runtime
 
@@ -206,3 +206,18 @@ def test_source_date_epoch_and_created(tmp_path: Path) -> None:
         env=env,
     )  # fmt: skip
     assert source_date_epoch({}, repo) == 1600000000
+
+
+def test_provenance_source_from_env_or_origin(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    remote = ["git", "-C", str(repo), "remote", "add", "origin", "git@github.com:acme/tools.git"]
+    subprocess.run(remote, check=True)
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    assert provenance(repo, "1.0", env).source == "https://github.com/acme/tools"
+    chosen = provenance(repo, "1.0", {**env, "MCPB_IMAGE_SOURCE": "https://example.org/x"})
+    assert (chosen.source, chosen.version, chosen.epoch) == (
+        "https://example.org/x",
+        "1.0",
+        1700000000,
+    )

@@ -49,9 +49,14 @@ def source_date_epoch(env: Mapping[str, str], workspace: Path | None) -> int:
 def provenance(
     workspace: Path | None, version: str, env: Mapping[str, str] = os.environ
 ) -> Provenance:
-    """Provenance of a build from the checkout ``workspace`` (git, when available)."""
+    """Provenance of a build from the checkout ``workspace`` (git, when available); the source
+    URL is ``MCPB_IMAGE_SOURCE``, else the ``origin`` remote, else the project's home."""
     revision = _git(workspace, "rev-parse", "HEAD") or "unknown"
-    source = env.get("MCPB_IMAGE_SOURCE", "").strip() or DEFAULT_SOURCE
+    source = (
+        env.get("MCPB_IMAGE_SOURCE", "").strip()
+        or _https(_git(workspace, "remote", "get-url", "origin"))
+        or DEFAULT_SOURCE
+    )
     return Provenance(source, revision, version, source_date_epoch(env, workspace))
 
 
@@ -69,6 +74,16 @@ def _git(workspace: Path | None, *args: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _https(remote: str) -> str:
+    """``git@github.com:o/r.git`` or ``https://…/o/r.git`` → ``https://github.com/o/r``."""
+    if remote.startswith("git@") and ":" in remote:
+        host, _, path = remote[4:].partition(":")
+        remote = f"https://{host}/{path}"
+    if not remote.startswith("https://"):
+        return ""
+    return remote.removesuffix(".git")
 
 
 def rfc3339(epoch: int) -> str:

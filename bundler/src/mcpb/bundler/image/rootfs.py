@@ -110,8 +110,11 @@ class RootfsInputs:
 
     @property
     def key(self) -> str:
-        """SHA-256 of the inputs and of this module's own source (the recipe)."""
-        recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        """SHA-256 of the inputs and of the recipe: this module's source and the bytecode step's."""
+        here = Path(__file__)
+        recipe = hashlib.sha256(
+            here.read_bytes() + here.with_name("bytecode.py").read_bytes()
+        ).hexdigest()
         data = {
             "suite": self.suite,
             "arch": str(self.arch),
