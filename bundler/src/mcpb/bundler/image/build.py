@@ -127,6 +127,8 @@ def build_one(
             created = rfc3339(settings.provenance.epoch)
             labels = {ROOTFS_KEY_LABEL: inputs.key}
             docker.load_rootfs(tarball, spec.rootfs_ref, platform, labels, created)
+            if base is not None:
+                docker.discard_image(base.id)
         build_args = {"BASE": spec.rootfs_ref}
         if runtime.kind == "node":
             build_args["NODE_IMAGE"] = spec.rootfs_ref
@@ -141,6 +143,8 @@ def build_one(
         info = docker.inspect_image(spec.platform_ref)
         if info is None:
             raise BuildError(f"{spec.platform_ref}: built but not found in the engine")
+        if existing is not None and existing.id != info.id:
+            docker.discard_image(existing.id)
         return ImageResult(
             spec, refs, info.id, info.size, key, False, cached, time.monotonic() - started
         )

@@ -184,9 +184,12 @@ def tag_image(source: str, target: str) -> None:
     _run(["tag", source, target], f"docker tag {target}")
 
 
-def remove_image(ref: str) -> None:
-    """Remove the name ``ref`` (the image goes when no name or container is left)."""
-    _run(["image", "rm", ref], f"docker image rm {ref}")
+def discard_image(image_id: str) -> None:
+    """Remove a replaced image if nothing uses it any more (the engine refuses while a tag or
+    a container still refers to it; that refusal is fine)."""
+    subprocess.run(
+        [docker_command(), "image", "rm", image_id], capture_output=True, check=False, timeout=120
+    )
 
 
 def run_detached(image: str, docker_args: Sequence[str], command: Sequence[str] = ()) -> str:
