@@ -20,6 +20,7 @@ from mcpb.bundler.image.apt_sources import (
 )
 from mcpb.bundler.image.labels import provenance, rfc3339, source_date_epoch
 from mcpb.bundler.image.rootfs import RootfsInputs, ca_bundle, finish, packages_for, slim
+from mcpb.bundler.image.smoke import ToolCall, parse_calls
 from mcpb.bundler.image.spec import ImageSpec, normalize_prefix, parse_runtime
 
 AMD64, ARM64 = parse_platform("amd64"), parse_platform("arm64")
@@ -221,3 +222,20 @@ def test_provenance_source_from_env_or_origin(tmp_path: Path) -> None:
         "1.0",
         1700000000,
     )
+
+
+def test_tool_calls_file_is_checked_at_the_edge(tmp_path: Path) -> None:
+    good = tmp_path / "tools.json"
+    good.write_text('[{"name": "add", "arguments": {"a": 1}, "expect": "2"}, {"name": "ping"}]')
+    assert parse_calls(good) == [ToolCall("add", {"a": 1}, "2"), ToolCall("ping", {}, None)]
+    for text, message in (
+        ('{"name": "x"}', "expected a JSON list"),
+        ('[{"arguments": {}}]', "[0]: expected an object with a string 'name'"),
+        ('[{"name": "x", "arguments": [1]}]', "[0].arguments: expected an object"),
+        ('[{"name": "x", "expect": 3}]', "[0].expect: expected a string"),
+        ("[", "cannot read tool calls"),
+    ):
+        good.write_text(text)
+        with pytest.raises(UsageError) as err:
+            parse_calls(good)
+        assert message in err.value.message and str(good) in err.value.message

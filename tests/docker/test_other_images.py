@@ -175,3 +175,15 @@ def _containers_of(image: str) -> list[str]:
         check=False,
     )
     return out.stdout.split()
+
+
+def test_mcpb_test_names_a_missing_image(bundles, docker_engine) -> None:
+    proc = subprocess.run(
+        [mcpb_executable(), "test", str(bundles.time("3.13")), "--image", "mcpb-nothing:0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "image mcpb-nothing:0 not found: build it with `mcpb image build`" in proc.stderr
