@@ -100,10 +100,14 @@ def test_sampling_request_is_routed_to_the_asking_client(echo_bridge: Bridge) ->
     async def both() -> list[str]:
         return list(await asyncio.gather(scenario("alice"), scenario("bob")))
 
-    assert run(both()) == [
-        "sampled: alice answers question of alice",
-        "sampled: bob answers question of bob",
-    ]
+    results = run(both())
+    for name, text in zip(("alice", "bob"), results, strict=True):
+        if "--stateful" not in echo_bridge.args and text.startswith("sampling failed: "):
+            # Shared mode: the question came while both clients had calls in flight, so the
+            # owner was not certain and the bridge refused it rather than guess.
+            assert "cannot be routed" in text and "--stateful" in text
+            continue
+        assert text == f"sampled: {name} answers question of {name}"
 
 
 def test_legacy_sse_client(echo_bridge: Bridge) -> None:

@@ -216,6 +216,7 @@ async function pair(out) {
           texts(await client.callTool({ name: "echo", arguments: { message: `I am ${tag}` } }, undefined, TIMEOUT)),
         ),
       ]);
+      r.askedSampling = seen.sampling.slice();
       return [tag, r];
     }),
   );

@@ -1,7 +1,7 @@
-"""Who owns what a stdio server says on its own: the requests in flight and their ranking.
+"""Who owns what a stdio server says on its own: the requests in flight, and certainty.
 
 The rules are described in :mod:`mcpb.loader.bridge.router`; this module holds the record of
-one forwarded request and the ranking that picks the current owner among those records.
+one forwarded request and the rule that names the owning session only when it is certain.
 """
 
 from __future__ import annotations
@@ -38,47 +38,70 @@ class Pending:
     future: asyncio.Future[Message] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Unattributed:
+    """No single session can be named as the owner of a message; ``why`` says why."""
+
+    why: str
+
+
 def current_owner(
     pending: Iterable[Pending],
-    last_session: Session | None,
+    sessions: Iterable[Session],
     asking: bytes,
     askers: set[str],
-    waiting: set[str],
-) -> tuple[Session, Pending | None] | None:
-    """The session (and request) that gets an unattributed message from the server.
+) -> tuple[Session, Pending | None] | Unattributed:
+    """The session (and request) that gets an unprompted message from the server, if certain.
 
-    ``pending`` runs oldest first. Without ``asking``, the oldest tool-like request wins. With
-    ``asking`` (an encoded server→client request), tool-like requests are ranked: quoting one
-    of their string arguments, then of a kind in ``askers``, then of a session not in
-    ``waiting``, then not waiting themselves, then age. Failing that the oldest request in
-    flight, then ``last_session``.
+    A stdio server never says which request a message belongs to, so the owner is certain
+    only when exactly one session has requests in flight to the child (``pending``, oldest
+    first), or, with none in flight, exactly one session is attached (``sessions``). Anything
+    else is :class:`Unattributed`: guessing would hand one client another's question.
+
+    Within the owning session, the request whose stream carries the message is the oldest
+    tool-like one; with ``asking`` (an encoded server→client request) tool-like requests are
+    ranked: quoting one of their string arguments, then of a kind in ``askers``, then not
+    already waiting on a question themselves, then age. Failing that the oldest request in
+    flight of that session, then none (the session's GET stream).
     """
-    best: Pending | None = None
-    best_rank = (True, True, True, True)
-    fallback: Pending | None = None
+    mine: list[Pending] = []
+    busy: Session | None = None
     for candidate in pending:
         session = candidate.session
         if session is None or session.closed:
             continue
-        if candidate.asks_back:
-            if not asking:
-                return session, candidate
-            rank = (
-                not quotes_arguments(asking, candidate.arguments),
-                candidate.kind not in askers,
-                session.id in waiting,
-                candidate.asking > 0,
-            )
-            if best is None or rank < best_rank:
-                best, best_rank = candidate, rank
-        elif fallback is None:
-            fallback = candidate
-    chosen = best or fallback
-    if chosen is not None and chosen.session is not None:
-        return chosen.session, chosen
-    if last_session is not None and not last_session.closed:
-        return last_session, None
-    return None
+        if busy is None:
+            busy = session
+        elif session is not busy:
+            return Unattributed("several client sessions have requests in flight")
+        mine.append(candidate)
+    if busy is None:
+        attached = [session for session in sessions if not session.closed]
+        if not attached:
+            return Unattributed("no client session is connected")
+        if len(attached) > 1:
+            return Unattributed("several client sessions are connected and none is waiting")
+        return attached[0], None
+    return busy, _stream_for(mine, asking, askers)
+
+
+def _stream_for(mine: list[Pending], asking: bytes, askers: set[str]) -> Pending | None:
+    """Which of one session's requests in flight (oldest first) carries a server message."""
+    best: Pending | None = None
+    best_rank = (True, True, True)
+    for candidate in mine:
+        if not candidate.asks_back:
+            continue
+        if not asking:
+            return candidate
+        rank = (
+            not quotes_arguments(asking, candidate.arguments),
+            candidate.kind not in askers,
+            candidate.asking > 0,
+        )
+        if best is None or rank < best_rank:
+            best, best_rank = candidate, rank
+    return best or (mine[0] if mine else None)
 
 
 def quotes_arguments(payload: bytes, arguments: Any) -> bool:

@@ -8,22 +8,18 @@ routed by one rule:
 * ``notifications/progress`` goes to the request whose (re-tagged) token it carries;
 * ``*/list_changed`` goes to every attached session; ``notifications/resources/updated`` to the
   sessions that subscribed to that URI (all sessions when nobody did through the bridge);
-* everything else — logging, and server→client requests (sampling, elicitation, roots) — goes to
-  the *current owner*: the session of the oldest request still in flight that can lead the server
-  to ask something back (``tools/call``, ``prompts/get``, ``resources/read``,
-  ``completion/complete``), delivered on that request's own stream; else the oldest request in
-  flight; else the session that sent the last request. The oldest, because the request that waits
-  on the client is the one that has been waiting longest, while quick requests from other sessions
-  come and go. For a server→client request the tool-like requests are ranked: first those whose
-  string arguments the request quotes (a sampling prompt built from the tool's input), then those
-  of a kind (``tools/call`` of that tool name, ``prompts/get``...) already seen asking, then those
-  whose session is not already waiting on a question, then those not themselves waiting, then the
-  oldest — so two sessions whose calls of the same tool both ask for sampling at once each get
-  their own question, while their other calls in flight are passed over. A stdio server says
-  nothing about which request a message belongs to, so with several sessions calling tools at once
-  in shared mode this stays a best guess; ``--stateful`` makes it exact. A server→client request
-  is answered only by the session it was routed to; with no session at all the child gets an error
-  at once.
+* everything else — logging, and server→client requests (sampling, elicitation, roots) — goes
+  only to a *certain owner*. A stdio server says nothing about which request a message belongs
+  to, so the owner is certain only when exactly one session has requests in flight to the child,
+  or, with none in flight, exactly one session is attached (always so in stateful mode). The
+  message then goes on the stream of that session's oldest tool-like request (``tools/call``,
+  ``prompts/get``, ``resources/read``, ``completion/complete``; a server→client request prefers
+  the call whose string arguments it quotes, then a kind seen asking before, then a call not
+  already waiting), else its oldest request, else its GET stream. Without a certain owner a
+  server→client request is refused at once with a JSON-RPC error naming ``--stateful`` (a
+  ``ping`` is answered by the bridge itself), and a logging notification is dropped: guessing
+  once handed one client another client's question, and a broadcast would leak one client's
+  logs to all. A server→client request is answered only by the session it was routed to.
 
 The child's ``initialize`` happens once: the first client's request goes through, its result is
 cached and replayed to later sessions (shared mode) with their own ids; the bridge itself sends
@@ -47,7 +43,7 @@ from mcpb.loader.bridge import jsonrpc
 from mcpb.loader.bridge.child import ChildProcess
 from mcpb.loader.bridge.config import BridgeConfig
 from mcpb.loader.bridge.jsonrpc import Message
-from mcpb.loader.bridge.owner import Pending, answered, current_owner
+from mcpb.loader.bridge.owner import Pending, Unattributed, answered, current_owner
 from mcpb.loader.bridge.sink import RequestSink
 
 if TYPE_CHECKING:
@@ -62,6 +58,9 @@ _PROBE_TIMEOUT = 2.0
 _RECENTLY = 10.0
 #: Requests during which a server typically asks the client something (sampling, elicitation).
 _ASKS_BACK = frozenset({"tools/call", "prompts/get", "resources/read", "completion/complete"})
+_USE_STATEFUL = (
+    " in shared mode; run the bridge with --stateful (loader: MCPB_BRIDGE_MODE=stateful)"
+)
 
 
 class UpstreamUnavailableError(Exception):
@@ -97,11 +96,12 @@ class Upstream:
         self._init_params: Any = None
         self._init_result: Any = None
         self._init_wait: asyncio.Future[None] | None = None
-        self._last_session: Session | None = None
         self._restart_task: asyncio.Task[None] | None = None
         self._backoff = config.restart_backoff_min
         self._started_at = 0.0
         self.restarts = 0
+        #: Notifications (logging...) dropped because no single session certainly owned them.
+        self.dropped_notifications = 0
         self._last_heard = 0.0
 
     # ----------------------------------------------------------------- lifecycle
@@ -157,8 +157,6 @@ class Upstream:
     def detach(self, session: Session) -> None:
         """Forget a session: cancel its requests in the child, refuse its pending questions."""
         self.sessions.pop(session.id, None)
-        if self._last_session is session:
-            self._last_session = None
         for pending in list(session.inflight.values()):
             # Wake the HTTP request still waiting; the child's late answer is then dropped.
             self._finish(pending, self._error_for(pending, "the session ended"))
@@ -290,7 +288,6 @@ class Upstream:
         message["id"] = upstream_id
         self._pending[upstream_id] = pending
         session.inflight[client_id] = pending
-        self._last_session = session
         try:
             child.write(jsonrpc.dumps(message))
             await child.drain()
@@ -463,8 +460,15 @@ class Upstream:
 
     def _on_server_request(self, message: Message) -> None:
         owner = self._owner(asking=jsonrpc.dumps(message))
-        if owner is None:
-            self._refuse_server_request(message["id"], "no client session is connected")
+        if isinstance(owner, Unattributed):
+            if message["method"] == "ping":  # carries nothing a client could leak; we are alive
+                self._send_to_child({"jsonrpc": "2.0", "id": message["id"], "result": {}})
+                return
+            why = f"{owner.why}, so this {message['method']} request cannot be routed"
+            if len(self.sessions) > 1:
+                log.warning("[%s] refused %s: %s", self.label, message["method"], owner.why)
+                why += _USE_STATEFUL
+            self._refuse_server_request(message["id"], why)
             return
         session, pending = owner
         try:
@@ -510,15 +514,15 @@ class Upstream:
                 session.push(payload)
             return
         owner = self._owner()
-        if owner is not None:
-            self._deliver_interim(owner[0], owner[1], payload)
+        if isinstance(owner, Unattributed):
+            self.dropped_notifications += 1
+            log.debug("[%s] dropped %s: %s", self.label, method, owner.why)
+            return
+        self._deliver_interim(owner[0], owner[1], payload)
 
-    def _owner(self, *, asking: bytes = b"") -> tuple[Session, Pending | None] | None:
-        """The current owner (module docstring); ``asking`` is an encoded server→client request."""
-        waiting = {owner.id for owner, _ in self._server_requests.values()} if asking else set()
-        return current_owner(
-            self._pending.values(), self._last_session, asking, self._askers, waiting
-        )
+    def _owner(self, *, asking: bytes = b"") -> tuple[Session, Pending | None] | Unattributed:
+        """The certain owner (module docstring); ``asking`` is an encoded server→client request."""
+        return current_owner(self._pending.values(), self.sessions.values(), asking, self._askers)
 
     def _deliver_interim(self, session: Session, pending: Pending | None, payload: bytes) -> bool:
         if pending is not None:
