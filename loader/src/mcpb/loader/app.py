@@ -318,6 +318,9 @@ async def _serve_stdio(config: LoaderConfig, prepared: Prepared, stop: asyncio.E
         port=config.port,
         mcp_path=config.mcp_path,
         kill_grace=config.stop_grace,
+        stateful=config.bridge_mode == "stateful",
+        max_sessions=config.session_limit,
+        session_timeout=config.session_timeout,
     )
 
     def ready() -> None:

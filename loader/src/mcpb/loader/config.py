@@ -8,6 +8,7 @@ values and every bad variable is reported by name before anything is downloaded.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,11 @@ DEFAULT_PORT = 8000
 DEFAULT_MCP_PATH = "/mcp"
 DEFAULT_STOP_GRACE = 10.0
 DEFAULT_MAX_BUNDLE_SIZE = 2 * 1024**3
+BRIDGE_MODES = ("shared", "stateful")
+DEFAULT_BRIDGE_MODE = "shared"
+#: Session limits per bridge mode: a stateful session costs a whole server process.
+DEFAULT_MAX_SESSIONS = {"shared": 1000, "stateful": 64}
+DEFAULT_SESSION_TIMEOUT = 600.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -34,6 +40,8 @@ class LoaderConfig:
     ``user_config_strings`` the raw ``MCPB_USER_CONFIG_<KEY>`` values, which are coerced against
     the manifest's ``user_config`` schema once the bundle is known (they win over the JSON).
     ``trust_local`` lets ``mcpb run`` compute the digest of a local file the user named.
+    ``bridge_mode`` picks how a stdio server is bridged (``stateful``: a child per session);
+    ``max_sessions=None`` means the mode's default; ``session_timeout=None``: never expire.
     """
 
     bundle_url: str
@@ -48,6 +56,14 @@ class LoaderConfig:
     stop_grace: float = DEFAULT_STOP_GRACE
     max_bundle_size: int = DEFAULT_MAX_BUNDLE_SIZE
     trust_local: bool = False
+    bridge_mode: str = DEFAULT_BRIDGE_MODE
+    max_sessions: int | None = None
+    session_timeout: float | None = DEFAULT_SESSION_TIMEOUT
+
+    @property
+    def session_limit(self) -> int:
+        """The session limit: ``max_sessions``, else the default of the bridge mode."""
+        return self.max_sessions or DEFAULT_MAX_SESSIONS[self.bridge_mode]
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -97,6 +113,43 @@ def parse_positive(name: str, value: str, *, integer: bool = False) -> float:
     if number <= 0:
         raise UsageError(f"{name}: expected a positive number, got {value!r}")
     return number
+
+
+def parse_bridge_mode(name: str, value: str) -> str:
+    """``shared`` (one server process for every session) or ``stateful`` (one per session)."""
+    mode = value.strip().lower() or DEFAULT_BRIDGE_MODE
+    if mode not in BRIDGE_MODES:
+        raise UsageError(f"{name}: expected shared or stateful, got {value!r}")
+    return mode
+
+
+def parse_max_sessions(name: str, value: str) -> int | None:
+    """A session limit of at least 1; empty means the bridge mode's default."""
+    if not value.strip():
+        return None
+    try:
+        limit = int(value.strip())
+    except ValueError:
+        raise UsageError(f"{name}: expected a whole number of sessions, got {value!r}") from None
+    if limit < 1:
+        raise UsageError(f"{name}: expected at least 1 session, got {value!r}")
+    return limit
+
+
+def parse_session_timeout(name: str, value: str) -> float | None:
+    """Idle seconds before a session expires; ``0`` (or ``never``) means sessions never expire."""
+    text = value.strip().lower()
+    if not text:
+        return DEFAULT_SESSION_TIMEOUT
+    if text == "never":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"{name}: expected idle seconds (0 = never), got {value!r}")
+    return seconds or None
 
 
 def parse_user_config_json(name: str, value: str) -> dict[str, object]:
@@ -157,4 +210,9 @@ def from_env(env: Mapping[str, str], *, local: bool = False) -> LoaderConfig:
         user_config_strings=user_config_from_env(env),
         stop_grace=grace,
         max_bundle_size=int(max_size),
+        bridge_mode=parse_bridge_mode("MCPB_BRIDGE_MODE", env.get("MCPB_BRIDGE_MODE", "")),
+        max_sessions=parse_max_sessions("MCPB_MAX_SESSIONS", env.get("MCPB_MAX_SESSIONS", "")),
+        session_timeout=parse_session_timeout(
+            "MCPB_SESSION_TIMEOUT", env.get("MCPB_SESSION_TIMEOUT", "")
+        ),
     )

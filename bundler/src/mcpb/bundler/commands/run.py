@@ -24,7 +24,10 @@ from mcpb.loader.config import (
     DEFAULT_STOP_GRACE,
     LoaderConfig,
     default_cache_dir,
+    parse_bridge_mode,
+    parse_max_sessions,
     parse_mcp_path,
+    parse_session_timeout,
     parse_user_config_json,
 )
 
@@ -68,6 +71,24 @@ def _pairs(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="Seconds between SIGTERM and SIGKILL when stopping the server.",
 )
+@click.option(
+    "--bridge-mode",
+    type=click.Choice(["shared", "stateful"]),
+    help="stdio servers: one process for all sessions (shared) or one per session "
+    "(stateful, exact for servers that ask the client questions). "
+    "Default: $MCPB_BRIDGE_MODE, else shared.",
+)
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(min=1),
+    help="Most sessions at once (default: $MCPB_MAX_SESSIONS, else 1000 shared, 64 stateful).",
+)
+@click.option(
+    "--session-timeout",
+    type=click.FloatRange(min=0),
+    help="Idle seconds before a session expires, 0 = never "
+    "(default: $MCPB_SESSION_TIMEOUT, else 600).",
+)
 def run(
     bundle: str,
     sha256: str | None,
@@ -78,6 +99,9 @@ def run(
     allow_unverified: bool,
     cache_dir: Path | None,
     stop_grace: float,
+    bridge_mode: str | None,
+    max_sessions: int | None,
+    session_timeout: float | None,
 ) -> None:
     """Serve BUNDLE (a .mcpb path, file://, http:// or https:// URL) on http://HOST:PORT/mcp."""
     env = dict(os.environ)
@@ -94,5 +118,14 @@ def run(
         user_config_strings=_pairs(user_config),
         stop_grace=stop_grace,
         trust_local=True,
+        bridge_mode=bridge_mode
+        or parse_bridge_mode("MCPB_BRIDGE_MODE", env.get("MCPB_BRIDGE_MODE", "")),
+        max_sessions=max_sessions
+        or parse_max_sessions("MCPB_MAX_SESSIONS", env.get("MCPB_MAX_SESSIONS", "")),
+        session_timeout=parse_session_timeout(
+            "MCPB_SESSION_TIMEOUT", env.get("MCPB_SESSION_TIMEOUT", "")
+        )
+        if session_timeout is None
+        else session_timeout or None,
     )
     sys.exit(run_loader(config))
