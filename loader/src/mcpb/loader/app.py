@@ -28,10 +28,10 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcpb.bundle.archive import MANIFEST_NAME, SIDECAR_NAME
-from mcpb.bundle.digest import check_sha256
+from mcpb.bundle.digest import check_sha256, sha256_file
 from mcpb.bundle.errors import (
     ArchiveError,
     FetchError,
@@ -43,14 +43,19 @@ from mcpb.bundle.errors import (
     SignatureError,
     UsageError,
 )
-from mcpb.bundle.extract import open_bundle, safe_extract
-from mcpb.bundle.manifest import Manifest, parse_manifest
 from mcpb.bundle.meta import BundleMeta, read_meta
 from mcpb.loader.cache import BundleCache, CacheError
 from mcpb.loader.compat import Machine, check_compatible, manifest_platforms
 from mcpb.loader.config import LoaderConfig
-from mcpb.loader.fetch import FetchOptions, fetch, is_local, redact
+from mcpb.loader.fetch import FetchOptions, fetch, is_local, local_path, redact
 from mcpb.loader.supervise import STOP_SIGNALS, ServerProcess
+from mcpb.loader.trusted_manifest import LaunchManifest, launch_manifest
+
+if TYPE_CHECKING:
+    from mcpb.bundle.manifest import Manifest
+
+# Not imported here on purpose (a cached start needs none of them, and the server is spawned
+# sooner without them): the manifest models (pydantic), extraction, bytecode compilation.
 
 log = logging.getLogger("mcpb.loader")
 
@@ -107,7 +112,7 @@ class Prepared:
     """Everything needed to start the server; no process exists yet."""
 
     bundle: Obtained
-    manifest: Manifest
+    manifest: LaunchManifest
     command: list[str]
     env: dict[str, str]
     cwd: Path
@@ -163,6 +168,10 @@ def _obtain_unverified(
         )
     elif not (config.trust_local and is_local(url)):
         raise UsageError(f"{shown}: a SHA-256 is required for remote bundles (--sha256)")
+    if is_local(url):
+        cached = _cached_local(cache, url, shown, machine)
+        if cached is not None:
+            return cached
     staged = cache.staging / f"{os.getpid()}-{uuid.uuid4().hex}.mcpb"
     computed = fetch(url, staged, options=opts).sha256
     log.info("%s: SHA-256 %s (computed, not verified)", shown, computed)
@@ -172,6 +181,23 @@ def _obtain_unverified(
         else:
             staged.replace(cache.bundle_path(computed))
         return _ensure_tree(cache, computed, shown, machine, fetched=True)
+
+
+def _cached_local(cache: BundleCache, url: str, shown: str, machine: Machine) -> Obtained | None:
+    """A local file whose tree is cached: hashed where it lies, nothing copied.
+
+    Only a cache miss needs the copy into staging (extraction must read the very bytes that
+    were hashed); a hit reads the file once.
+    """
+    try:
+        sha = sha256_file(local_path(url))
+    except OSError:
+        return None  # let fetch() report the unreadable file in its own words
+    if not cache.has_tree(sha):
+        return None
+    log.info("%s: SHA-256 %s (computed, not verified)", shown, sha)
+    with cache.lock(sha):
+        return _ensure_tree(cache, sha, shown, machine, fetched=False)
 
 
 def _ensure_tree(
@@ -186,12 +212,44 @@ def _ensure_tree(
         _check(data, meta, shown, machine)
         log.info("%s: using cached tree %s", shown, tree)
         return Obtained(sha, tree, data, meta, from_cache=not fetched)
+    return _fill_tree(cache, sha, shown, machine)
+
+
+def _fill_tree(cache: BundleCache, sha: str, shown: str, machine: Machine) -> Obtained:
+    """First start of a digest (its lock held): extract into staging, validate the manifest,
+    byte-compile a Python server, then rename the finished tree into place.
+
+    Everything that makes later starts cheap happens here, once, before any other loader can
+    see the tree: the manifest models run only on this path, and the bytecode is written where
+    no server is reading yet.
+    """
+    import shutil
+
+    from mcpb.bundle.extract import open_bundle, safe_extract
+    from mcpb.bundle.manifest import parse_manifest
+    from mcpb.loader.bytecode import compile_tree, launch_python
+
+    tree = cache.tree_path(sha)
     bundle_file = cache.bundle_path(sha)
     with open_bundle(bundle_file) as bundle:
         data, meta = bundle.manifest_data, bundle.meta
     _check(data, meta, shown, machine)
-    result = safe_extract(bundle_file, tree)
-    log.info("%s: extracted %d files to %s", shown, result.file_count, tree)
+    parse_manifest(data, source=f"{shown}: {MANIFEST_NAME}")
+    staged = cache.staging / f"{sha}.{os.getpid()}-{uuid.uuid4().hex}.tree"
+    try:
+        result = safe_extract(bundle_file, staged)
+        log.info("%s: extracted %d files to %s", shown, result.file_count, tree)
+        python = launch_python(result.manifest_data, staged)
+        if python is not None:
+            compile_tree(staged, python, recorded_as=tree)
+        try:
+            staged.rename(tree)
+        except OSError as err:
+            where = f"cache {cache.root}: cannot move {tree.name} into place"
+            raise CacheError(f"{where}: {err.strerror or err}") from None
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
     return Obtained(sha, tree, result.manifest_data, result.meta, from_cache=False)
 
 
@@ -216,7 +274,9 @@ def _load_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def user_config_values(config: LoaderConfig, manifest: Manifest) -> dict[str, object]:
+def user_config_values(
+    config: LoaderConfig, manifest: LaunchManifest | Manifest
+) -> dict[str, object]:
     """Typed ``user_config`` values: the ``MCPB_USER_CONFIG`` JSON object, overridden per key by
     ``MCPB_USER_CONFIG_<KEY>`` (``<KEY>`` upper-cased, other characters as ``_``).
 
@@ -236,10 +296,10 @@ def prepare(config: LoaderConfig, *, machine: Machine | None = None) -> Prepared
     from mcpb.bundle.placeholders import resolve_launch
 
     bundle = obtain(config, machine=machine)
-    manifest = parse_manifest(bundle.manifest_data, source=f"{bundle.tree}/{MANIFEST_NAME}")
+    manifest = launch_manifest(bundle.manifest_data, source=f"{bundle.tree}/{MANIFEST_NAME}")
     values = user_config_values(config, manifest)
     spec = resolve_launch(
-        manifest.server.mcp_config,
+        manifest.mcp_config,
         manifest.user_config,
         values,
         bundle_dir=bundle.tree,
