@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcpb.bundle.atomic import atomic_output
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import Arch, Platform, host_platform
 from mcpb.bundler.image.apt_sources import (
@@ -276,32 +277,30 @@ def unpack(tarball: Path, root: Path) -> None:
 
 def pack(root: Path, tarball: Path, epoch: int) -> None:
     """A reproducible tarball of ``root``: sorted names, mtimes clamped to ``epoch``, numeric
-    owners. Written to a temp name beside ``tarball``, then renamed."""
-    tmp = tarball.with_name(f".{tarball.name}.{os.getpid()}.tmp")
+    owners; it appears whole or not at all."""
     try:
-        subprocess.run(
-            [
-                "tar",
-                "--sort=name",
-                f"--mtime=@{epoch}",
-                "--clamp-mtime",
-                "--numeric-owner",
-                "--format=posix",
-                "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
-                "-C",
-                str(root),
-                "-cf",
-                str(tmp),
-                ".",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        tmp.replace(tarball)
+        with atomic_output(tarball, mode=0o644) as out:
+            subprocess.run(
+                [
+                    "tar",
+                    "--sort=name",
+                    f"--mtime=@{epoch}",
+                    "--clamp-mtime",
+                    "--numeric-owner",
+                    "--format=posix",
+                    "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+                    "-C",
+                    str(root),
+                    "-cf",
+                    "-",
+                    ".",
+                ],
+                stdout=out,
+                stderr=subprocess.PIPE,
+                check=True,
+            )
     except subprocess.CalledProcessError as err:
         raise BuildError(f"tar of {root} failed: {err.stderr.decode(errors='replace')}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def build_rootfs(
