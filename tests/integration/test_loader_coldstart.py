@@ -192,20 +192,25 @@ def test_a_file_that_does_not_compile_is_only_a_warning(first_start: dict[str, A
     assert first_start["ordered"] == "{'result': [1, 2, 3]}"  # the server answered regardless
 
 
-def test_a_cached_start_does_not_import_the_manifest_models(first_start: dict[str, Any]) -> None:
+def test_a_cached_start_skips_the_models(first_start: dict[str, Any]) -> None:
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
         "from mcpb.loader.app import prepare\n"
         "from mcpb.loader.config import LoaderConfig\n"
         f"c = LoaderConfig(bundle_url={str(first_start['bundle'])!r}, "
-        f"sha256={first_start['sha']!r}, cache_dir=Path({str(first_start['cache'])!r}))\n"
+        f"sha256={first_start['sha']!r}, cache_dir=Path({first_start['cache'].name!r}))\n"
         "p = prepare(c)\n"
         "print(json.dumps({'models': 'pydantic' in sys.modules, 'cached': p.bundle.from_cache,\n"
         "    'command': p.command, 'pythonpath': p.env['PYTHONPATH'], 'name': p.manifest.name}))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        cwd=first_start["cache"].parent,  # a relative cache directory, as --cache-dir may give
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     got = json.loads(done.stdout)
     tree = str(first_start["tree"])

@@ -35,10 +35,14 @@ class CacheError(McpbError):
 
 
 class BundleCache:
-    """A cache root; all paths are derived from a normalised SHA-256."""
+    """A cache root; all paths are derived from a normalised SHA-256.
+
+    The root is made absolute: a tree's path becomes the server's ``${__dirname}``, and the
+    server runs with the tree as its working directory, where a relative path means another place.
+    """
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = Path(root).absolute()
 
     def bundle_path(self, sha256: str) -> Path:
         """Where the verified bundle file for ``sha256`` lives (it may not exist yet)."""
