@@ -4,6 +4,9 @@ The caller owns signals: uvicorn's own handlers are disabled, and cancelling
 :func:`serve_bridge` stops the listener, ends every session and reaps every child before the
 cancellation propagates. The listening socket is bound here, so a port in use is a clear
 UsageError rather than an exit from inside uvicorn.
+
+uvicorn is imported only once the stdio server has been spawned (shared mode): its import then
+overlaps with the server's own start instead of delaying it.
 """
 
 from __future__ import annotations
@@ -14,27 +17,39 @@ import importlib.util
 import logging
 import socket
 from collections.abc import Callable, Generator, Mapping
+from functools import cache
 from pathlib import Path
-
-import uvicorn
+from typing import TYPE_CHECKING
 
 from mcpb.bundle.errors import UsageError
 from mcpb.loader.bridge.config import BridgeConfig
 from mcpb.loader.bridge.http import create_app
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = logging.getLogger("mcpb.bridge")
 
 
-class QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to whoever runs the event loop."""
+@cache
+def _quiet_server_class() -> type[uvicorn.Server]:
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+    class QuietServer(uvicorn.Server):
+        """A uvicorn server that leaves signal handling to whoever runs the event loop."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return QuietServer
 
 
-#: Former private name, still imported by :mod:`mcpb.loader.app`.
-_QuietServer = QuietServer
+def __getattr__(name: str) -> type[uvicorn.Server]:
+    """``QuietServer`` (and its former private name ``_QuietServer``), built on first use."""
+    if name in ("QuietServer", "_QuietServer"):
+        return _quiet_server_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -79,7 +94,7 @@ async def serve_bridge(
     sock = bind_socket(config.host, config.port)
     try:
         await app.startup()
-        server = QuietServer(_uvicorn_config(app, config))
+        server = _quiet_server_class()(_uvicorn_config(app, config))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             while not server.started:
@@ -106,6 +121,8 @@ async def serve_bridge(
 
 
 def _uvicorn_config(app: object, config: BridgeConfig) -> uvicorn.Config:
+    import uvicorn
+
     has_httptools = importlib.util.find_spec("httptools") is not None
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
