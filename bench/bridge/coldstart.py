@@ -1,6 +1,6 @@
 """Cold start of ``mcpb run`` from a cached bundle to the first answered ``tools/list``.
 
-usage: uv run --no-sync python -m bench.bridge.coldstart [--runs 5] [--out FILE]
+usage: uv run --no-sync python -m bench.bridge.coldstart [--runs 5] [--out FILE] [--no-bytecode]
 
 Builds a real mcp-server-time bundle the way the MCPB spec lays Python out (dependencies
 vendored under ``server/lib``, ``PYTHONPATH`` set in ``mcp_config.env``), packs it with
@@ -75,10 +75,18 @@ def build_bundle() -> Path:
     return bundle
 
 
+#: Set by main(): keep PYTHONDONTWRITEBYTECODE=1 in the servers' environment (``--no-bytecode``).
+KEEP_DONT_WRITE_BYTECODE = False
+
+
 def user_env() -> dict[str, str]:
-    """This environment without PYTHONDONTWRITEBYTECODE (set on our dev machines, not a user's
-    default): the first start then leaves bytecode in the cache, as it would for a user."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    """This environment, by default without PYTHONDONTWRITEBYTECODE (set on our dev machines,
+    not a user's default); ``--no-bytecode`` keeps it set to 1, as many container images do, so
+    that only the bytecode the loader wrote when it filled the cache can help."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if KEEP_DONT_WRITE_BYTECODE:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 def direct_tools_list(tree: Path, timeout: float = 60.0) -> float:
@@ -151,7 +159,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "coldstart.json")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE=1 for mcpb run and the floor (as in containers)",
+    )
     args = parser.parse_args()
+    global KEEP_DONT_WRITE_BYTECODE
+    KEEP_DONT_WRITE_BYTECODE = args.no_bytecode
     bundle = build_bundle()
     cache = WORK / "cache"
     shutil.rmtree(cache, ignore_errors=True)
@@ -163,6 +178,7 @@ def main() -> None:
         times.append(first_tools_list(bundle, cache))
         direct.append(direct_tools_list(tree))
     doc = {
+        "python_dont_write_bytecode": args.no_bytecode,
         "bundle_bytes": bundle.stat().st_size,
         "first_run_with_extract_s": round(first, 3),
         "cached_runs_s": [round(t, 3) for t in times],
