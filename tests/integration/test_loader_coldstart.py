@@ -288,3 +288,38 @@ def test_compile_failures_are_reported_not_raised(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "__pycache__")
     assert compile_tree(tmp_path, sys.executable, recorded_as=Path("/x")).failed_files == 1
     assert os.path.exists(importlib.util.cache_from_source(str(tmp_path / "ok.py")))
+
+
+def test_a_stop_while_compiling_leaves_no_compiler_and_no_tree(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    compiler_pid = tmp_path / "compiler.pid"
+    fake = bin_dir / "python3.99"  # the launch python: compiles forever, runs servers normally
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$3" = compileall ]; then echo $$ > {compiler_pid}; exec sleep 60; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    fake.chmod(0o755)
+    data = coldstart_manifest()
+    data["server"]["mcp_config"]["command"] = "python3.99"
+    path, _ = build(tmp_path / "slow.mcpb", data)
+    cache = tmp_path / "cache"
+    env = loader_env(PATH=f"{bin_dir}:{os.environ['PATH']}", MARKER_FILE=str(tmp_path / "never"))
+    mcpb = str(Path(sys.executable).parent / "mcpb")
+    argv = [mcpb, "run", str(path), "--port", str(free_port()), "--cache-dir", str(cache)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_file(compiler_pid, proc, timeout=60)
+        time.sleep(0.05)  # the pid is written just before the exec
+        pid = int(compiler_pid.read_text())
+        assert Path(f"/proc/{pid}").exists()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        reap(proc)
+    assert proc.returncode == 0, out.decode()
+    assert not Path(f"/proc/{pid}").exists()  # killed with its process group, and reaped
+    assert list((cache / "trees").iterdir()) == []
+    assert list((cache / "staging").iterdir()) == []
+    assert not (tmp_path / "never").exists()

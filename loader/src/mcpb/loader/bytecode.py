@@ -117,11 +117,12 @@ def compile_tree(
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _kill_group(proc)
         log.warning("bytecode: compiling %s with %s took over %.0fs", tree, python, timeout)
         return CompileResult(python, time.monotonic() - start, ok=False)
+    except BaseException:  # a stop signal while compiling: leave no compiler writing behind
+        _kill_group(proc)
+        raise
     seconds = time.monotonic() - start
     if proc.returncode == 0:
         log.info("bytecode: compiled %s with %s in %.2fs", recorded_as or tree, python, seconds)
@@ -139,3 +140,9 @@ def compile_tree(
         first[:300],
     )
     return CompileResult(python, seconds, ok=False, failed_files=len(failed))
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
