@@ -217,7 +217,8 @@ def _ensure_tree(
 
 def _fill_tree(cache: BundleCache, sha: str, shown: str, machine: Machine) -> Obtained:
     """First start of a digest (its lock held): extract into staging, validate the manifest,
-    byte-compile a Python server, then rename the finished tree into place.
+    byte-compile a Python server that will not cache its own bytecode, then rename the
+    finished tree into place.
 
     Everything that makes later starts cheap happens here, once, before any other loader can
     see the tree: the manifest models run only on this path, and the bytecode is written where
@@ -227,7 +228,7 @@ def _fill_tree(cache: BundleCache, sha: str, shown: str, machine: Machine) -> Ob
 
     from mcpb.bundle.extract import open_bundle, safe_extract
     from mcpb.bundle.manifest import parse_manifest
-    from mcpb.loader.bytecode import compile_tree, launch_python
+    from mcpb.loader.bytecode import compile_tree, launch_python, server_writes_bytecode
 
     tree = cache.tree_path(sha)
     bundle_file = cache.bundle_path(sha)
@@ -240,7 +241,7 @@ def _fill_tree(cache: BundleCache, sha: str, shown: str, machine: Machine) -> Ob
         result = safe_extract(bundle_file, staged)
         log.info("%s: extracted %d files to %s", shown, result.file_count, tree)
         python = launch_python(result.manifest_data, staged)
-        if python is not None:
+        if python is not None and not server_writes_bytecode(result.manifest_data, os.environ):
             compile_tree(staged, python, recorded_as=tree)
         try:
             staged.rename(tree)

@@ -83,6 +83,22 @@ def launch_python(
     return sys.executable
 
 
+def server_writes_bytecode(manifest_data: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether the server will cache its own bytecode as it imports (CPython's default).
+
+    Then compiling the whole tree ahead only delays the first start (seconds for a large
+    tree) for modules the server may never import: CPython writes each imported module's
+    ``.pyc`` beside it atomically, so concurrent loaders on one cache stay safe. Only when
+    ``PYTHONDONTWRITEBYTECODE`` reaches the server (from this environment or the manifest's
+    ``mcp_config.env``) is there no other way to get bytecode into the tree.
+    """
+    server = manifest_data.get("server")
+    config = server.get("mcp_config") if isinstance(server, Mapping) else None
+    env = config.get("env") if isinstance(config, Mapping) else None
+    declared = env.get("PYTHONDONTWRITEBYTECODE") if isinstance(env, Mapping) else None
+    return not (declared or environ.get("PYTHONDONTWRITEBYTECODE"))
+
+
 def compile_tree(
     tree: Path,
     python: str,
