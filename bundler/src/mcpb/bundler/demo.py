@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.errors import McpbError
 from mcpb.bundle.platform import host_platform
 from mcpb.bundler.naming import bundle_file_name
+from mcpb.bundler.readiness import wait_ready
 
 EXAMPLE = "hello-python"
 PROTOCOL_VERSION = "2025-06-18"
@@ -122,22 +122,6 @@ def _response_for(request_id: int, body: str, *, is_sse: bool) -> Any:
     raise McpbError(f"no response to request {request_id} in the HTTP answer")
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
-    """Poll ``/ready`` until the bundle's server has initialised."""
-    deadline = time.monotonic() + _TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise McpbError(f"mcpb run exited with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise McpbError(f"{base}/ready did not answer 200 within {_TIMEOUT_S:.0f}s")
-
-
 def call_served_tool(url: str) -> str:
     """initialize, tools/list and tools/call greet over HTTP; print and return the greeting."""
     client = HttpClient(url)
@@ -160,6 +144,11 @@ def call_served_tool(url: str) -> str:
     return text
 
 
+def _exit_reason(server: subprocess.Popen[bytes]) -> str | None:
+    code = server.poll()
+    return None if code is None else f"mcpb run exited with status {code}"
+
+
 def serve(bundle: Path, *, port: int, cache: Path, check: bool) -> None:
     """``mcpb run`` the bundle, call it over HTTP, then keep serving unless ``check``."""
     digest = sha256_file(bundle)
@@ -169,7 +158,10 @@ def serve(bundle: Path, *, port: int, cache: Path, check: bool) -> None:
     server = subprocess.Popen(mcpb_argv(args), start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base, server)
+        try:
+            wait_ready(base, exited=lambda: _exit_reason(server), timeout=_TIMEOUT_S)
+        except (RuntimeError, TimeoutError) as err:
+            raise McpbError(str(err)) from None
         call_served_tool(f"{base}/mcp")
         if check:
             return

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from mcpb.bundle.extract import open_bundle
 from mcpb.bundle.platform import Platform, host_platform, parse_platform
 from mcpb.bundler.image import docker
 from mcpb.bundler.image.spec import ImageSpec, parse_runtime
+from mcpb.bundler.readiness import wait_ready
 
 CONTAINER_PORT = 8000
 STOP_GRACE = 10
@@ -161,7 +160,11 @@ def run_smoke(
     try:
         port = docker.host_port(cid, CONTAINER_PORT)
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(cid, base, started + timeout)
+        wait_ready(
+            base,
+            exited=lambda: _container_exit(cid),
+            timeout=max(0.0, started + timeout - time.monotonic()),
+        )
         report.ready_seconds = time.monotonic() - started
         tools, outcomes = asyncio.run(
             asyncio.wait_for(_talk(f"{base}/mcp", calls), max(10.0, timeout / 2))
@@ -179,19 +182,9 @@ def run_smoke(
     return report
 
 
-def _wait_ready(cid: str, base: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        state = docker.container_state(cid)
-        if not state.get("Running"):
-            raise RuntimeError(f"container exited with code {state.get('ExitCode')} before ready")
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{base}/ready did not answer 200 in time")
+def _container_exit(cid: str) -> str | None:
+    state = docker.container_state(cid)
+    return None if state.get("Running") else f"container exited with code {state.get('ExitCode')}"
 
 
 async def _talk(url: str, calls: list[ToolCall]) -> tuple[list[str], list[CallOutcome]]:
