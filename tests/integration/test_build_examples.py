@@ -190,33 +190,39 @@ def test_node_example_keeps_manifest_and_omits_dev_dependencies(tmp_path: Path) 
     ]
 
 
-def _x86_only_project(root: Path) -> Path:
-    (root / "src" / "needs_x86").mkdir(parents=True)
-    (root / "src" / "needs_x86" / "__init__.py").write_text("def main() -> None: ...\n")
-    name, version = X86_ONLY
+def _project(root: Path, dependency: str, main: str = "def main() -> None: ...\n") -> Path:
+    """A Python project at ``root`` whose console script ``main`` needs ``dependency``."""
+    name = root.name
+    module = name.replace("-", "_")
+    (root / "src" / module).mkdir(parents=True)
+    (root / "src" / module / "__init__.py").write_text(main)
     (root / "pyproject.toml").write_text(
         textwrap.dedent(
             f"""\
             [project]
-            name = "needs-x86"
+            name = "{name}"
             version = "0.1.0"
-            description = "depends on a package without aarch64 wheels"
             requires-python = ">=3.11"
-            dependencies = ["{name}=={version}"]
+            dependencies = ["{dependency}"]
 
             [project.scripts]
-            needs-x86 = "needs_x86:main"
+            {name} = "{module}:main"
 
             [build-system]
             requires = ["hatchling>=1.25"]
             build-backend = "hatchling.build"
 
             [tool.hatch.build.targets.wheel]
-            packages = ["src/needs_x86"]
+            packages = ["src/{module}"]
             """
         )
     )
     return root
+
+
+def _x86_only_project(root: Path) -> Path:
+    name, version = X86_ONLY
+    return _project(root, f"{name}=={version}")
 
 
 def test_missing_arm64_wheel_fails_naming_package_version_platform(tmp_path: Path) -> None:
@@ -359,27 +365,10 @@ def test_node_addon_prebuilds_are_per_platform(tmp_path: Path) -> None:
 
 def test_allow_sdist_builds_pure_python_sdists(tmp_path: Path) -> None:
     """docopt 0.6.2 exists only as a pure-Python sdist: refused by default, built when allowed."""
-    root = tmp_path / "uses-docopt"
-    (root / "src" / "uses_docopt").mkdir(parents=True)
-    (root / "src" / "uses_docopt" / "__init__.py").write_text(
-        "def main() -> None:\n    import docopt\n    print(docopt.__version__)\n"
-    )
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            """\
-            [project]
-            name = "uses-docopt"
-            version = "0.1.0"
-            dependencies = ["docopt==0.6.2"]
-            [project.scripts]
-            uses-docopt = "uses_docopt:main"
-            [build-system]
-            requires = ["hatchling>=1.25"]
-            build-backend = "hatchling.build"
-            [tool.hatch.build.targets.wheel]
-            packages = ["src/uses_docopt"]
-            """
-        )
+    root = _project(
+        tmp_path / "uses-docopt",
+        "docopt==0.6.2",
+        "def main() -> None:\n    import docopt\n    print(docopt.__version__)\n",
     )
     with pytest.raises(BuildError) as err:
         _build(root, tmp_path / "refused")
@@ -417,26 +406,7 @@ def test_output_directory_inside_the_project(c_project: Path, tmp_path: Path) ->
 
 def test_allow_sdist_cannot_cross_build_a_c_extension(tmp_path: Path) -> None:
     """ujson 1.35 is an sdist with C code: amd64 builds it on this machine, arm64 cannot."""
-    root = tmp_path / "uses-ujson"
-    (root / "src" / "uses_ujson").mkdir(parents=True)
-    (root / "src" / "uses_ujson" / "__init__.py").write_text("def main() -> None: ...\n")
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            """\
-            [project]
-            name = "uses-ujson"
-            version = "0.1.0"
-            dependencies = ["ujson==1.35"]
-            [project.scripts]
-            uses-ujson = "uses_ujson:main"
-            [build-system]
-            requires = ["hatchling>=1.25"]
-            build-backend = "hatchling.build"
-            [tool.hatch.build.targets.wheel]
-            packages = ["src/uses_ujson"]
-            """
-        )
-    )
+    root = _project(tmp_path / "uses-ujson", "ujson==1.35")
     with pytest.raises(BuildError) as err:
         _build(root, tmp_path / "out", allow_sdist=True)
     assert str(err.value) == (
