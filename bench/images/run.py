@@ -40,8 +40,8 @@ sys.path[:0] = [str(REPO)]
 
 from mcpb.bundle.digest import sha256_file  # noqa: E402
 from mcpb.bundle.platform import parse_platform  # noqa: E402
-from mcpb.bundler.build.pipeline import BuildOptions, build  # noqa: E402
-from mcpb.bundler.build.source import parse_source  # noqa: E402
+from mcpb.bundler.builder.pipeline import BuildOptions, build  # noqa: E402
+from mcpb.bundler.builder.source import parse_source  # noqa: E402
 from mcpb.bundler.image import docker  # noqa: E402
 from tests.docker.conftest import BundleServer, Images, free_port  # noqa: E402
 

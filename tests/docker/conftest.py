@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -29,13 +28,14 @@ import pytest
 
 from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.platform import Platform, parse_platform
-from mcpb.bundler.build.pipeline import BuildOptions, BuildResult, build
-from mcpb.bundler.build.source import parse_source
+from mcpb.bundler.builder.pipeline import BuildOptions, BuildResult, build
+from mcpb.bundler.builder.source import parse_source
 from mcpb.bundler.image import docker
 from mcpb.bundler.image.build import BuildSettings, ImageResult, build_one
 from mcpb.bundler.image.cache import default_cache_dir
 from mcpb.bundler.image.labels import provenance
 from mcpb.bundler.image.spec import ImageSpec, parse_runtime
+from tests.support.ports import free_port as free_port
 
 REPO = Path(__file__).resolve().parents[2]
 AMD64 = parse_platform("linux/amd64")
@@ -172,12 +172,6 @@ class Bundles:
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     return Bundles(tmp_path_factory.mktemp("bundles"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The bridge's small pure decisions: Origin policy, Accept parsing, command splitting, config."""
+"""The transport's small pure decisions: Origin and Host policy, Accept parsing, command
+splitting, settings."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import pytest
 
 from mcpb.bundle.errors import UsageError
 from mcpb.bundler.commands.bridge import split_command
-from mcpb.loader.bridge import BridgeConfig
-from mcpb.loader.bridge.asgi import accepts
-from mcpb.loader.bridge.jsonrpc import shape_problem
-from mcpb.loader.bridge.origin import OriginPolicy
+from mcpb.mcphttp.asgi import accepts
+from mcpb.mcphttp.guard import HostPolicy, OriginPolicy, host_name
+from mcpb.mcphttp.jsonrpc import shape_problem
+from mcpb.mcphttp.settings import HttpSettings
 
 
 @pytest.mark.parametrize(
@@ -29,28 +30,49 @@ from mcpb.loader.bridge.origin import OriginPolicy
     ],
 )
 def test_loopback_bound_bridge_allows_only_loopback_origins(origin, allowed) -> None:
-    assert OriginPolicy(BridgeConfig(host="127.0.0.1")).allows(origin) is allowed
+    assert OriginPolicy(HttpSettings(host="127.0.0.1")).allows(origin) is allowed
 
 
 def test_non_loopback_bridge_without_a_list_allows_any_origin() -> None:
-    assert OriginPolicy(BridgeConfig(host="0.0.0.0")).allows("https://anything.example")
+    assert OriginPolicy(HttpSettings(host="0.0.0.0")).allows("https://anything.example")
 
 
 def test_allow_list_is_exact_and_case_insensitive() -> None:
-    policy = OriginPolicy(BridgeConfig(host="0.0.0.0", allow_origins=("https://App.Example/",)))
+    policy = OriginPolicy(HttpSettings(host="0.0.0.0", allow_origins=("https://App.Example/",)))
     assert policy.allows("https://app.example")
     assert not policy.allows("https://app.example:444")
     assert not policy.allows("http://localhost")
 
 
-def test_cors_headers_only_when_enabled() -> None:
-    assert OriginPolicy(BridgeConfig()).cors_headers("http://localhost") == []
-    headers = dict(
-        OriginPolicy(BridgeConfig(cors_origins=("https://a.example",))).cors_headers(
-            "https://a.example"
-        )
-    )
-    assert headers[b"access-control-allow-origin"] == b"https://a.example"
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1:8000", True),
+        ("localhost:8000", True),
+        ("[::1]:8000", True),
+        ("localhost", True),
+        ("evil.example:8000", False),
+        ("127.0.0.1.evil.example", False),
+        (None, False),
+    ],
+)
+def test_loopback_bound_server_allows_only_loopback_hosts(host, allowed) -> None:
+    assert HostPolicy(HttpSettings(host="127.0.0.1")).allows(host) is allowed
+
+
+def test_host_allow_list_ignores_ports_and_wildcard_allows_any() -> None:
+    policy = HostPolicy(HttpSettings(host="127.0.0.1", allowed_hosts=("mcp.example",)))
+    assert policy.allows("mcp.example:443")
+    assert policy.allows("MCP.example")
+    assert not policy.allows("localhost:8000")
+    assert HostPolicy(HttpSettings(host="127.0.0.1", allowed_hosts=("*",))).allows("x.example")
+    assert HostPolicy(HttpSettings(host="0.0.0.0")).allows("anything.example")
+
+
+def test_host_name_strips_ports_and_brackets() -> None:
+    assert host_name("[::1]:8000") == "::1"
+    assert host_name("Example.org:80") == "example.org"
+    assert host_name("::1") == "::1"
 
 
 @pytest.mark.parametrize(
@@ -94,14 +116,14 @@ def test_empty_command_is_a_usage_error() -> None:
         ({"mcp_path": "mcp"}, "must start with '/'"),
         ({"sse_path": "/mcp"}, "distinct"),
         ({"port": 70000}, "not a TCP port"),
-        ({"max_sessions": 0}, "--max-sessions"),
-        ({"max_body": 10}, "--max-body"),
-        ({"session_timeout": -1.0}, "--sessionTimeout"),
+        ({"max_sessions": 0}, "session limit"),
+        ({"max_body": 10}, "body limit"),
+        ({"session_timeout": -1.0}, "session timeout"),
     ],
 )
-def test_config_rejects_unusable_values(kwargs, fragment) -> None:
+def test_settings_reject_unusable_values(kwargs, fragment) -> None:
     with pytest.raises(UsageError, match=fragment):
-        BridgeConfig(**kwargs)
+        HttpSettings(**kwargs)
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ import pytest
 
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import parse_platforms
-from mcpb.bundler.build.binary import parse_binary_options
-from mcpb.bundler.build.pipeline import BuildOptions, BuildResult, build
-from mcpb.bundler.build.source import SourceKind, parse_source
+from mcpb.bundler.builder.binary import parse_binary_options
+from mcpb.bundler.builder.pipeline import BuildOptions, BuildResult, build
+from mcpb.bundler.builder.source import SourceKind, parse_source
 from tests.support.arm64 import arm64_python, emulation_env, require_binfmt
 from tests.support.bundles import extract_launch, list_tools
 

@@ -18,10 +18,10 @@ import pytest
 
 from mcpb.bundle.digest import parse_sha256sums, sha256_file
 from mcpb.bundle.platform import parse_platforms
-from mcpb.bundler.build.elf import parse_elf_header
-from mcpb.bundler.build.pipeline import BuildOptions, BuildResult, build
-from mcpb.bundler.build.serverjson import Publishing, load_schema
-from mcpb.bundler.build.source import parse_source
+from mcpb.bundler.builder.elf import parse_elf_header
+from mcpb.bundler.builder.pipeline import BuildOptions, BuildResult, build
+from mcpb.bundler.builder.serverjson import Publishing, load_schema
+from mcpb.bundler.builder.source import parse_source
 from tests.support.arm64 import arm64_node, arm64_python, emulation_env
 from tests.support.bundles import extract_launch, list_tools
 

@@ -19,8 +19,8 @@ import pytest
 from mcp import Client
 
 from mcpb.bundle.errors import UsageError
-from mcpb.loader.app import exit_code_for
 from mcpb.loader.config import from_env
+from mcpb.loader.run import exit_code_for
 from tests.support.loader_bundles import (
     free_port,
     loader_env,

@@ -29,6 +29,7 @@ import sortedcontainers  # type: ignore[import-untyped]
 from mcp import Client
 
 from mcpb.bundle.archive import Entry
+from mcpb.bundle.manifest_view import ManifestView, read_manifest_view
 from mcpb.bundle.meta import pack_bundle
 from mcpb.loader.bytecode import compile_tree, launch_python
 from tests.support.loader_bundles import free_port, loader_env, manifest, reap, wait_http
@@ -196,13 +197,15 @@ def test_a_cached_start_skips_the_models(first_start: dict[str, Any]) -> None:
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from mcpb.loader.app import prepare\n"
         "from mcpb.loader.config import LoaderConfig\n"
+        "from mcpb.loader.launch import plan_launch\n"
+        "from mcpb.loader.obtain import obtain\n"
         f"c = LoaderConfig(bundle_url={str(first_start['bundle'])!r}, "
         f"sha256={first_start['sha']!r}, cache_dir=Path({first_start['cache'].name!r}))\n"
-        "p = prepare(c)\n"
-        "print(json.dumps({'models': 'pydantic' in sys.modules, 'cached': p.bundle.from_cache,\n"
-        "    'command': p.command, 'pythonpath': p.env['PYTHONPATH'], 'name': p.manifest.name}))\n"
+        "b = obtain(c)\n"
+        "p = plan_launch(c, b)\n"
+        "print(json.dumps({'models': 'pydantic' in sys.modules, 'cached': b.from_cache,\n"
+        "    'command': p.command, 'pythonpath': p.env['PYTHONPATH'], 'name': p.name}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -251,11 +254,12 @@ def test_the_compiler_is_the_launch_commands_python(tmp_path: Path) -> None:
     (bin_dir / "wrapper").chmod(0o755)
     env = {"PATH": str(bin_dir)}
 
-    def data(command: str, kind: str = "python", linux: str = "") -> dict[str, Any]:
+    def data(command: str, kind: str = "python", linux: str = "") -> ManifestView:
         config: dict[str, Any] = {"command": command}
         if linux:
             config["platform_overrides"] = {"linux": {"command": linux}}
-        return {"server": {"type": kind, "mcp_config": config}}
+        raw = {"name": "x", "version": "1", "server": {"type": kind, "mcp_config": config}}
+        return read_manifest_view(raw, source="test")
 
     tree = tmp_path / "tree"
     assert launch_python(data("python3.99"), tree, env) == str(other)

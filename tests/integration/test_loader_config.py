@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from mcpb.bundle.errors import PlaceholderError, UsageError
-from mcpb.bundle.manifest import parse_manifest
-from mcpb.loader.app import EXIT_CODES, exit_code_for, user_config_values
-from mcpb.loader.config import LoaderConfig, default_cache_dir, from_env
+from mcpb.bundle.manifest_view import read_manifest_view
+from mcpb.loader.config import SETTINGS, LoaderConfig, default_cache_dir, from_env, load_config
+from mcpb.loader.launch import user_config_values
+from mcpb.loader.run import exit_code_for
 from tests.support.loader_bundles import manifest
 
 SHA = "ab" * 32
@@ -72,6 +73,60 @@ def test_bad_variables_are_named(env: dict[str, str], named: str) -> None:
     assert exit_code_for(err.value) == 64
 
 
+def test_precedence_is_defaults_then_environment_then_flags() -> None:
+    env = {**BASE, "PORT": "9001", "MCPB_MAX_SESSIONS": "5", "MCPB_MAX_BUNDLE_SIZE": "4096"}
+    env["MCPB_USER_CONFIG_GREETING"] = "from-env"
+    env["MCPB_USER_CONFIG_COUNT"] = "1"
+    cfg = load_config(
+        env,
+        {"port": "9002", "bridge_mode": "stateful", "session_timeout": "0"},
+        user_config_flags=("greeting=from-flag",),
+        local=True,
+    )
+    assert cfg.port == 9002  # the flag wins over PORT
+    assert cfg.max_sessions == 5 and cfg.session_limit == 5  # the variable applies
+    assert cfg.max_bundle_size == 4096  # mcpb run honours MCPB_MAX_BUNDLE_SIZE
+    assert cfg.user_config_strings == {"GREETING": "from-flag", "COUNT": "1"}
+    assert (cfg.bridge_mode, cfg.session_timeout) == ("stateful", None)
+    assert cfg.host == "127.0.0.1" and cfg.local
+    assert cfg.stateful_hint == "--bridge-mode stateful"
+    defaults = load_config({"BUNDLE_URL": "b.mcpb"}, local=True)
+    assert (defaults.port, defaults.session_limit, defaults.session_timeout) == (8000, 1000, 600.0)
+    assert (
+        load_config({"BUNDLE_URL": "b", "MCPB_BRIDGE_MODE": "stateful"}, local=True).session_limit
+        == 64
+    )
+    assert from_env(BASE).stateful_hint == "MCPB_BRIDGE_MODE=stateful"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("port", "x", "--port: expected a port number"),
+        ("max_sessions", "0", "--max-sessions: expected at least 1"),
+        ("bridge_mode", "both", "--bridge-mode: expected shared or stateful"),
+        ("session_timeout", "-2", "--session-timeout"),
+        ("max_bundle_size", "big", "--max-bundle-size"),
+        ("mcp_path", "mcp", "--mcp-path"),
+        ("sha256", "abc", "--sha256"),
+        ("stop_grace", "0", "--stop-grace"),
+    ],
+)
+def test_a_bad_flag_is_named_as_the_flag(field: str, value: str, named: str) -> None:
+    env = {**BASE, "PORT": "9001"}
+    with pytest.raises(UsageError, match=named) as err:
+        load_config(env, {field: value}, local=True)
+    assert exit_code_for(err.value) == 64
+
+
+def test_every_setting_has_a_field_and_one_name_per_source() -> None:
+    fields = set(LoaderConfig.__dataclass_fields__)
+    assert {s.field for s in SETTINGS} <= fields
+    variables = [s.variable for s in SETTINGS]
+    flags = [s.flag for s in SETTINGS if s.flag]
+    assert len(set(variables)) == len(variables) and len(set(flags)) == len(flags)
+
+
 def test_unverified_needs_the_explicit_switch() -> None:
     cfg = from_env({**BASE, "BUNDLE_SHA256": "", "MCPB_ALLOW_UNVERIFIED": "1"})
     assert cfg.sha256 is None
@@ -92,7 +147,7 @@ def test_user_config_json_and_per_key_variables_merge() -> None:
         "min": 1,
         "max": 10,
     }
-    m = parse_manifest(data)
+    m = read_manifest_view(data, source="manifest.json")
     cfg = LoaderConfig(
         bundle_url="x",
         user_config={"greeting": "from-json", "count": 2},
@@ -113,12 +168,14 @@ def test_exit_codes_per_error_family() -> None:
         FetchError,
         IncompatibleError,
         IntegrityError,
+        Issue,
+        ManifestError,
         McpbError,
+        SignatureError,
         UnsafeArchiveError,
     )
     from mcpb.loader.cache import CacheError
 
-    assert {cls.__name__: code for cls, code in EXIT_CODES}["PlaceholderError"] == 78
     cases = {
         UsageError("x"): 64,
         IntegrityError("x"): 65,
@@ -129,6 +186,8 @@ def test_exit_codes_per_error_family() -> None:
         McpbError("x"): 70,
         CacheError("x"): 73,
         PlaceholderError("x"): 78,
+        ManifestError("m.json", [Issue("name", "missing")]): 66,
+        SignatureError("x"): 66,
     }
     assert {type(e).__name__: exit_code_for(e) for e in cases} == {
         type(e).__name__: c for e, c in cases.items()
@@ -151,3 +210,20 @@ def test_unreadable_python_version_is_refused() -> None:
 
     with pytest.raises(IncompatibleError, match="'three'"):
         python_minor("three")
+
+
+def test_the_exit_code_table_in_the_docs_matches_the_error_classes() -> None:
+    import re
+    from pathlib import Path
+
+    import mcpb.bundle.errors as errors
+    from mcpb.loader.cache import CacheError
+
+    table = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text()
+    classes = {name: getattr(errors, name) for name in dir(errors)} | {"CacheError": CacheError}
+    rows = re.findall(r"^\| (`[A-Za-z`, ]+`) \|[^|]*\| (\d+) \| (\d+) \|$", table, re.M)
+    assert len(rows) >= 10
+    for names, cli, service in rows:
+        for name in re.findall(r"`(\w+)`", names):
+            cls = classes[name]
+            assert (cls.exit_code, cls.service_exit_code) == (int(cli), int(service)), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -12,10 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-import uvicorn
 
-from mcpb.loader.bridge.serve import _QuietServer, bind_socket
 from mcpb.loader.proxy import ProxyApp
+from mcpb.mcphttp.serve import serve_app
 
 
 class Upstream:
@@ -83,17 +83,17 @@ def upstream_server() -> Iterator[Upstream]:
 @asynccontextmanager
 async def proxy(upstream_port: int, alive: bool = True) -> AsyncIterator[str]:
     app = ProxyApp("127.0.0.1", upstream_port, is_alive=lambda: alive, connect_wait=0.5)
-    sock = bind_socket("127.0.0.1", 0)
-    server = _QuietServer(uvicorn.Config(app, lifespan="off", log_config=None))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve_app(app, "127.0.0.1", 0, listening=lambda _host, port: bound.set_result(port))
+    )
+    port = await asyncio.wait_for(bound, 10)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
 
 
 def test_sse_streams_chunk_by_chunk_with_rewritten_host() -> None:
@@ -158,7 +158,10 @@ def test_health_ready_and_dead_upstream(alive: bool) -> None:
             assert health.status_code == (200 if alive else 503)
             ready = await client.get(f"{base}/ready")
             assert ready.status_code == 503
-            assert ready.json() == {"ready": False}
+            body = ready.json()
+            assert body["ready"] is False and body["sessions"] is None
+            expected = "does not accept connections" if alive else "not running"
+            assert expected in body["reason"]
             resp = await client.post(f"{base}/mcp", content=b"{}")
             assert resp.status_code == 502
             assert "upstream" in resp.json()["error"]

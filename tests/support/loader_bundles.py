@@ -7,7 +7,6 @@ Each bundle runs its server with the test interpreter (``sys.executable``) so it
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from typing import Any
 
 from mcpb.bundle.archive import Entry
 from mcpb.bundle.meta import pack_bundle
+from tests.support.manifests import minimal_manifest
+from tests.support.ports import free_port as free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,13 +91,10 @@ http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), H).serve_f
 
 def manifest(name: str = "loader-test", **extra: Any) -> dict[str, Any]:
     """A valid 0.3 manifest running ``server/main.py`` with this interpreter."""
-    data: dict[str, Any] = {
-        "manifest_version": "0.3",
-        "name": name,
-        "version": "1.0.0",
-        "description": "loader test bundle",
-        "author": {"name": "tests"},
-        "server": {
+    data = minimal_manifest(
+        name=name,
+        description="loader test bundle",
+        server={
             "type": "python",
             "entry_point": "server/main.py",
             "mcp_config": {
@@ -105,7 +103,7 @@ def manifest(name: str = "loader-test", **extra: Any) -> dict[str, Any]:
                 "env": {"GREETING": "${user_config.greeting}"},
             },
         },
-        "user_config": {
+        user_config={
             "greeting": {
                 "type": "string",
                 "title": "Greeting",
@@ -113,7 +111,7 @@ def manifest(name: str = "loader-test", **extra: Any) -> dict[str, Any]:
                 "default": "hi",
             }
         },
-    }
+    )
     data.update(extra)
     return data
 
@@ -137,12 +135,6 @@ def make_bundle(
         transport=transport,
     )
     return info.path, info.sha256
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def loader_env(**values: str) -> dict[str, str]:

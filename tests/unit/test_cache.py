@@ -12,11 +12,11 @@ import pytest
 
 from mcpb.bundle.errors import IncompatibleError, IntegrityError, UsageError
 from mcpb.bundle.platform import Arch, Platform
-from mcpb.loader.app import obtain
 from mcpb.loader.cache import BundleCache
 from mcpb.loader.compat import Machine
 from mcpb.loader.config import LoaderConfig
 from mcpb.loader.fetch import FetchOptions
+from mcpb.loader.obtain import obtain
 from tests.support.faulty_http import FaultyServer, faulty_server
 from tests.support.loader_bundles import STDIO_SERVER, make_bundle
 
@@ -49,7 +49,7 @@ def test_second_start_needs_no_network(tmp_path: Path, bundle: tuple[Path, str])
     assert second.from_cache
     assert second.tree == first.tree == cache / "trees" / sha
     assert (second.tree / "server" / "main.py").read_text() == STDIO_SERVER
-    assert second.manifest_data["name"] == "loader-test"
+    assert second.manifest.name == "loader-test"
     assert entries(cache / "staging") == []
 
 
@@ -108,7 +108,7 @@ def test_unverified_remote_is_refused_local_trusted(
         obtain(config("http://127.0.0.1:9/b.mcpb", cache, None), machine=AMD64_311)
     with pytest.raises(UsageError):
         obtain(config(str(path), cache, None), machine=AMD64_311)  # images: no trust
-    local = obtain(config(str(path), cache, None, trust_local=True), machine=AMD64_311)
+    local = obtain(config(str(path), cache, None, local=True), machine=AMD64_311)
     assert local.sha256 == sha
 
 
@@ -127,7 +127,7 @@ def test_allow_unverified_warns_loudly(
 OBTAIN = """
 import json, sys
 from pathlib import Path
-from mcpb.loader.app import obtain
+from mcpb.loader.obtain import obtain
 from mcpb.loader.config import LoaderConfig
 from mcpb.loader.fetch import FetchOptions
 import time

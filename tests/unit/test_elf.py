@@ -12,7 +12,7 @@ import pytest
 
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import parse_platform
-from mcpb.bundler.build.elf import (
+from mcpb.bundler.builder.elf import (
     ELFCLASS32,
     ELFCLASS64,
     ELFDATA2LSB,

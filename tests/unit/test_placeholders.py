@@ -11,7 +11,7 @@ import pytest
 
 from mcpb.bundle.errors import PlaceholderError
 from mcpb.bundle.placeholders import (
-    LaunchSpec,
+    ResolvedConfig,
     coerce_user_config,
     env_var_name,
     render_value,
@@ -53,7 +53,7 @@ def resolve(
     schema: Mapping[str, Option] | None = None,
     values: Mapping[str, object] | None = None,
     **kw,
-) -> LaunchSpec:
+) -> ResolvedConfig:
     return resolve_launch(config, schema or {}, values or {}, bundle_dir=BUNDLE, home=HOME, **kw)
 
 
@@ -64,7 +64,7 @@ def test_system_placeholders_everywhere():
         env={"PYTHONPATH": "${__dirname}${/}server${/}lib", "PLAIN": "value"},
     )
     spec = resolve(config)
-    assert spec == LaunchSpec(
+    assert spec == ResolvedConfig(
         command="/srv/bundles/demo/bin/server",
         args=[
             "/home/alice",

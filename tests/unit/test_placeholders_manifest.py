@@ -8,7 +8,7 @@ import pytest
 
 from mcpb.bundle.errors import PlaceholderError
 from mcpb.bundle.manifest import parse_manifest
-from mcpb.bundle.placeholders import LaunchSpec, resolve_launch, user_config_from_environ
+from mcpb.bundle.placeholders import ResolvedConfig, resolve_launch, user_config_from_environ
 
 MANIFEST = {
     "manifest_version": "0.3",
@@ -83,7 +83,7 @@ def test_resolves_a_parsed_manifest_with_environment_values():
         bundle_dir=Path("/opt/bundle"),
         home=Path("/home/bob"),
     )
-    assert spec == LaunchSpec(
+    assert spec == ResolvedConfig(
         command="python3",
         args=[
             "/opt/bundle/server/main.py",

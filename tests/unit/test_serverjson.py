@@ -10,7 +10,7 @@ import pytest
 
 from mcpb.bundle.errors import BuildError, UsageError
 from mcpb.bundle.platform import parse_platform
-from mcpb.bundler.build.serverjson import (
+from mcpb.bundler.builder.serverjson import (
     BuiltBundle,
     Publishing,
     environment_variables,

@@ -96,8 +96,8 @@ class UserConfigLike(Protocol):
 
 
 @dataclass(frozen=True)
-class LaunchSpec:
-    """What to start: ``env`` holds only the manifest's variables; the launcher adds its own."""
+class ResolvedConfig:
+    """``mcp_config`` resolved; ``env`` holds only the manifest's variables (callers add theirs)."""
 
     command: str
     args: list[str]
@@ -364,7 +364,7 @@ def resolve_launch(
     bundle_dir: Path,
     os_name: str = "linux",
     home: Path | None = None,
-) -> LaunchSpec:
+) -> ResolvedConfig:
     """Apply platform overrides, merge values over defaults, check them, substitute.
 
     Raises :class:`PlaceholderError` naming the key when a required value is missing, a value
@@ -392,7 +392,7 @@ def resolve_launch(
             user[key] = None if value is None else render_value(value)
     resolver = _Resolver(system, user)
     command, args, env = _effective(mcp_config, os_name)
-    return LaunchSpec(
+    return ResolvedConfig(
         command=resolver.string(command, "command"),
         args=resolver.args(args),
         env=resolver.env(env),

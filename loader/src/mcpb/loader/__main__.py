@@ -2,7 +2,8 @@
 
 Runs as an init (PID 1, or a child subreaper elsewhere): the loader itself runs in a forked
 worker while this process forwards signals and reaps every child. See
-:mod:`mcpb.loader.supervise` and :data:`mcpb.loader.app.EXIT_CODES` for the exit codes.
+:mod:`mcpb.loader.supervise`; the exit codes are the error classes' ``service_exit_code``
+(``docs/exit-codes.md``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import os
 import sys
 
 from mcpb.bundle.errors import McpbError
-from mcpb.loader.app import configure_logging, exit_code_for, run_loader
-from mcpb.loader.config import from_env
+from mcpb.loader.config import load_config
+from mcpb.loader.run import configure_logging, run_loader
 from mcpb.loader.supervise import run_as_init
 
 
@@ -21,10 +22,10 @@ def main() -> int:
     env = dict(os.environ)
     configure_logging(env)
     try:
-        config = from_env(env)
+        config = load_config(env)
     except McpbError as err:
         print(f"mcpb-loader: error: {err.message}", file=sys.stderr)
-        return exit_code_for(err)
+        return err.service_exit_code
     return run_as_init(lambda: run_loader(config), grace=config.stop_grace)
 
 

@@ -16,19 +16,19 @@ interpreter, a timeout) is logged as a warning and never stops the loader.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from mcpb.bundle.manifest_view import ManifestView
+from mcpb.loader.process_group import kill_group_now
 
 log = logging.getLogger("mcpb.loader")
 
@@ -49,7 +49,7 @@ class CompileResult:
 
 
 def launch_python(
-    manifest_data: Mapping[str, Any], tree: Path, env: Mapping[str, str] | None = None
+    manifest: ManifestView, tree: Path, env: Mapping[str, str] | None = None
 ) -> str | None:
     """The interpreter that will run a ``python`` server extracted at ``tree``, or None.
 
@@ -59,31 +59,24 @@ def launch_python(
     loader's own interpreter, which the compatibility check matched against the bundle. None
     for servers of any other type.
     """
-    server = manifest_data.get("server")
-    if not isinstance(server, Mapping) or server.get("type") != "python":
+    if manifest.server_type != "python":
         return None
-    config = server.get("mcp_config")
-    command = config.get("command") if isinstance(config, Mapping) else None
-    overrides = config.get("platform_overrides") if isinstance(config, Mapping) else None
-    linux = overrides.get("linux") if isinstance(overrides, Mapping) else None
-    if isinstance(linux, Mapping) and isinstance(linux.get("command"), str) and linux["command"]:
-        command = linux["command"]
-    if isinstance(command, str):
-        for name, value in (
-            ("__dirname", str(tree)),
-            ("/", "/"),
-            ("pathSeparator", "/"),
-            ("HOME", str(Path.home())),
-        ):
-            command = command.replace("${" + name + "}", value)
-        path = (env or os.environ).get("PATH")
-        found = None if "${" in command else shutil.which(command, path=path)
-        if found is not None and _PYTHON_NAME.match(Path(found).name):
-            return found
+    command = manifest.linux_command()
+    for name, value in (
+        ("__dirname", str(tree)),
+        ("/", "/"),
+        ("pathSeparator", "/"),
+        ("HOME", str(Path.home())),
+    ):
+        command = command.replace("${" + name + "}", value)
+    path = (env or os.environ).get("PATH")
+    found = None if "${" in command else shutil.which(command, path=path)
+    if found is not None and _PYTHON_NAME.match(Path(found).name):
+        return found
     return sys.executable
 
 
-def server_writes_bytecode(manifest_data: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+def server_writes_bytecode(manifest: ManifestView, environ: Mapping[str, str]) -> bool:
     """Whether the server will cache its own bytecode as it imports (CPython's default).
 
     Then compiling the whole tree ahead only delays the first start (seconds for a large
@@ -92,10 +85,7 @@ def server_writes_bytecode(manifest_data: Mapping[str, Any], environ: Mapping[st
     ``PYTHONDONTWRITEBYTECODE`` reaches the server (from this environment or the manifest's
     ``mcp_config.env``) is there no other way to get bytecode into the tree.
     """
-    server = manifest_data.get("server")
-    config = server.get("mcp_config") if isinstance(server, Mapping) else None
-    env = config.get("env") if isinstance(config, Mapping) else None
-    declared = env.get("PYTHONDONTWRITEBYTECODE") if isinstance(env, Mapping) else None
+    declared = manifest.mcp_config.env.get("PYTHONDONTWRITEBYTECODE")
     return not (declared or environ.get("PYTHONDONTWRITEBYTECODE"))
 
 
@@ -133,11 +123,11 @@ def compile_tree(
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_group_now(proc)
         log.warning("bytecode: compiling %s with %s took over %.0fs", tree, python, timeout)
         return CompileResult(python, time.monotonic() - start, ok=False)
     except BaseException:  # a stop signal while compiling: leave no compiler writing behind
-        _kill_group(proc)
+        kill_group_now(proc)
         raise
     seconds = time.monotonic() - start
     if proc.returncode == 0:
@@ -156,9 +146,3 @@ def compile_tree(
         first[:300],
     )
     return CompileResult(python, seconds, ok=False, failed_files=len(failed))
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()

@@ -33,6 +33,8 @@ STALE_STAGING_SECONDS = 24 * 3600
 class CacheError(McpbError):
     """The cache directory cannot be created, locked or written."""
 
+    service_exit_code = 73
+
 
 class BundleCache:
     """A cache root; all paths are derived from a normalised SHA-256.

@@ -11,7 +11,6 @@ checked too. A bundle without our record is let through: nothing says it is wron
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mcpb.bundle.errors import IncompatibleError, UsageError
@@ -75,14 +74,3 @@ def check_compatible(
                 f"{name}: bundle is built for Python {want}, this machine runs Python "
                 f"{machine.python} (use the mcpb-python:{want} image or rebuild the bundle)"
             )
-
-
-def manifest_platforms(manifest_data: Mapping[str, object]) -> list[str] | None:
-    """``compatibility.platforms`` from raw manifest data, when present and a list of strings."""
-    compat = manifest_data.get("compatibility")
-    if not isinstance(compat, dict):
-        return None
-    platforms = compat.get("platforms")
-    if not isinstance(platforms, list) or not all(isinstance(p, str) for p in platforms):
-        return None
-    return list(platforms)

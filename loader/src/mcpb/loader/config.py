@@ -1,21 +1,25 @@
-"""The loader's configuration, parsed once from the environment (or from ``mcpb run`` flags).
+"""The loader's configuration: one vocabulary, one precedence, parsed once at the edge.
 
-The base images are configured only through environment variables (DESIGN.md, "Loader
-environment"); parsing them here, at the edge, means the rest of the loader works with typed
-values and every bad variable is reported by name before anything is downloaded.
+The images' loader (``python -m mcpb.loader``) is configured by environment variables; ``mcpb
+run`` by the same variables plus flags. Both go through :func:`load_config`, whose precedence is
+defaults < environment < flags, so one concept has one name and one default wherever it is
+set, and every bad value is reported under the name the user actually used (``PORT`` or
+``--port``) before anything is downloaded. :data:`SETTINGS` is the table of names.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mcpb.bundle.digest import normalize_sha256
 from mcpb.bundle.errors import UsageError
+from mcpb.bundle.placeholders import ENV_PREFIX, env_var_name
+from mcpb.loader.bridge.settings import MAX_SESSIONS
 
 USER_CONFIG_PREFIX = "MCPB_USER_CONFIG_"
 DEFAULT_PORT = 8000
@@ -25,8 +29,10 @@ DEFAULT_MAX_BUNDLE_SIZE = 2 * 1024**3
 BRIDGE_MODES = ("shared", "stateful")
 DEFAULT_BRIDGE_MODE = "shared"
 #: Session limits per bridge mode: a stateful session costs a whole server process.
-DEFAULT_MAX_SESSIONS = {"shared": 1000, "stateful": 64}
+DEFAULT_MAX_SESSIONS = MAX_SESSIONS
 DEFAULT_SESSION_TIMEOUT = 600.0
+LOCAL_HOST = "127.0.0.1"
+IMAGE_HOST = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -37,25 +43,25 @@ class LoaderConfig:
     """Everything the loader needs to fetch, verify and serve one bundle.
 
     ``user_config`` holds typed values from the ``MCPB_USER_CONFIG`` JSON object;
-    ``user_config_strings`` the raw ``MCPB_USER_CONFIG_<KEY>`` values, which are coerced against
-    the manifest's ``user_config`` schema once the bundle is known (they win over the JSON).
-    ``trust_local`` lets ``mcpb run`` compute the digest of a local file the user named.
-    ``bridge_mode`` picks how a stdio server is bridged (``stateful``: a child per session);
-    ``max_sessions=None`` means the mode's default; ``session_timeout=None``: never expire.
+    ``user_config_strings`` the raw ``MCPB_USER_CONFIG_<KEY>`` / ``--user-config KEY=VALUE``
+    values, coerced against the manifest's ``user_config`` once the bundle is known (they win
+    over the JSON). ``local`` is ``mcpb run``: a local file the user named is trusted (its
+    digest computed) and messages name flags. ``max_sessions=None`` means the bridge mode's
+    default; ``session_timeout=None``: sessions never expire.
     """
 
     bundle_url: str
     sha256: str | None = None
     allow_unverified: bool = False
-    host: str = "127.0.0.1"
+    host: str = LOCAL_HOST
     port: int = DEFAULT_PORT
     mcp_path: str = DEFAULT_MCP_PATH
-    cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))
     user_config: Mapping[str, object] = field(default_factory=dict)
     user_config_strings: Mapping[str, str] = field(default_factory=dict)
     stop_grace: float = DEFAULT_STOP_GRACE
     max_bundle_size: int = DEFAULT_MAX_BUNDLE_SIZE
-    trust_local: bool = False
+    local: bool = False
     bridge_mode: str = DEFAULT_BRIDGE_MODE
     max_sessions: int | None = None
     session_timeout: float | None = DEFAULT_SESSION_TIMEOUT
@@ -64,6 +70,11 @@ class LoaderConfig:
     def session_limit(self) -> int:
         """The session limit: ``max_sessions``, else the default of the bridge mode."""
         return self.max_sessions or DEFAULT_MAX_SESSIONS[self.bridge_mode]
+
+    @property
+    def stateful_hint(self) -> str:
+        """How this user would ask for one server process per session."""
+        return "--bridge-mode stateful" if self.local else "MCPB_BRIDGE_MODE=stateful"
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -75,8 +86,11 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return Path.home() / ".cache" / "mcpb"
 
 
+# ----------------------------------------------------------------- parsers: (name, text) -> value
+
+
 def parse_bool(name: str, value: str) -> bool:
-    """A boolean variable: ``1/true/yes/on`` or ``0/false/no/off`` (empty is false)."""
+    """A boolean: ``1/true/yes/on`` or ``0/false/no/off`` (empty is false)."""
     text = value.strip().lower()
     if text in _TRUE:
         return True
@@ -96,6 +110,14 @@ def parse_port(name: str, value: str) -> int:
     return port
 
 
+def parse_host(name: str, value: str) -> str:
+    """A listen address (name or IP literal)."""
+    host = value.strip()
+    if not host or any(c in host for c in "/ \t"):
+        raise UsageError(f"{name}: expected a host name or address, got {value!r}")
+    return host
+
+
 def parse_mcp_path(name: str, value: str) -> str:
     """An absolute URL path such as ``/mcp``."""
     path = value.strip()
@@ -104,15 +126,31 @@ def parse_mcp_path(name: str, value: str) -> str:
     return path
 
 
-def parse_positive(name: str, value: str, *, integer: bool = False) -> float:
-    """A positive number of seconds or bytes."""
+def parse_seconds(name: str, value: str) -> float:
+    """A positive number of seconds."""
     try:
-        number = int(value) if integer else float(value)
+        number = float(value)
     except ValueError:
-        raise UsageError(f"{name}: expected a positive number, got {value!r}") from None
-    if number <= 0:
-        raise UsageError(f"{name}: expected a positive number, got {value!r}")
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(f"{name}: expected a positive number of seconds, got {value!r}")
     return number
+
+
+def parse_size(name: str, value: str) -> int:
+    """A positive number of bytes."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise UsageError(f"{name}: expected a positive number of bytes, got {value!r}") from None
+    if number <= 0:
+        raise UsageError(f"{name}: expected a positive number of bytes, got {value!r}")
+    return number
+
+
+def parse_sha256(name: str, value: str) -> str | None:
+    """64 hex digits (``sha256:`` prefix allowed); empty means none given."""
+    return normalize_sha256(value.strip(), what=name) if value.strip() else None
 
 
 def parse_bridge_mode(name: str, value: str) -> str:
@@ -166,6 +204,80 @@ def parse_user_config_json(name: str, value: str) -> dict[str, object]:
     return data
 
 
+def parse_cache_dir(name: str, value: str) -> Path:
+    """A directory path (created when needed)."""
+    if not value.strip():
+        raise UsageError(f"{name}: expected a directory, got an empty value")
+    return Path(value)
+
+
+# ----------------------------------------------------------------- the table and the precedence
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One loader setting: its field, its environment variable, its ``mcpb run`` flag."""
+
+    field: str
+    variable: str
+    flag: str | None
+    parse: Callable[[str, str], Any]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("bundle_url", "BUNDLE_URL", "BUNDLE", lambda name, v: v.strip()),
+    Setting("sha256", "BUNDLE_SHA256", "--sha256", parse_sha256),
+    Setting("allow_unverified", "MCPB_ALLOW_UNVERIFIED", "--allow-unverified", parse_bool),
+    Setting("host", "HOST", "--host", parse_host),
+    Setting("port", "PORT", "--port", parse_port),
+    Setting("mcp_path", "MCP_PATH", "--mcp-path", parse_mcp_path),
+    Setting("cache_dir", "MCPB_CACHE_DIR", "--cache-dir", parse_cache_dir),
+    Setting("user_config", "MCPB_USER_CONFIG", None, parse_user_config_json),
+    Setting("stop_grace", "MCPB_STOP_GRACE", "--stop-grace", parse_seconds),
+    Setting("max_bundle_size", "MCPB_MAX_BUNDLE_SIZE", "--max-bundle-size", parse_size),
+    Setting("bridge_mode", "MCPB_BRIDGE_MODE", "--bridge-mode", parse_bridge_mode),
+    Setting("max_sessions", "MCPB_MAX_SESSIONS", "--max-sessions", parse_max_sessions),
+    Setting("session_timeout", "MCPB_SESSION_TIMEOUT", "--session-timeout", parse_session_timeout),
+)
+#: Read by :func:`mcpb.loader.run.configure_logging`, not part of :class:`LoaderConfig`.
+LOG_LEVEL_VARIABLE = "MCPB_LOG_LEVEL"
+
+
+def load_config(
+    env: Mapping[str, str],
+    flags: Mapping[str, str | None] | None = None,
+    *,
+    user_config_flags: tuple[str, ...] = (),
+    local: bool = False,
+) -> LoaderConfig:
+    """The configuration: defaults < ``env`` < ``flags`` (raw flag text by field name).
+
+    ``local`` is ``mcpb run``: loopback by default, a named local file trusted. An empty
+    variable counts as unset. Raises :class:`UsageError` naming the first bad setting as the
+    user wrote it.
+    """
+    flags = flags or {}
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = flags.get(setting.field)
+        if raw is not None and setting.flag is not None:
+            values[setting.field] = setting.parse(setting.flag, raw)
+        elif env.get(setting.variable, "").strip():
+            values[setting.field] = setting.parse(setting.variable, env[setting.variable])
+    if not values.get("bundle_url"):
+        raise UsageError("BUNDLE_URL is not set: give the bundle's https://, file:// URL or path")
+    if values.get("sha256") is None and not values.get("allow_unverified") and not local:
+        raise UsageError(
+            "BUNDLE_SHA256 is not set: the bundle's SHA-256 is required "
+            "(set MCPB_ALLOW_UNVERIFIED=1 to run an unverified bundle)"
+        )
+    values.setdefault("host", LOCAL_HOST if local else IMAGE_HOST)
+    values.setdefault("cache_dir", default_cache_dir(env))
+    strings = user_config_from_env(env)
+    strings.update(user_config_pairs(user_config_flags))
+    return LoaderConfig(**values, user_config_strings=strings, local=local)
+
+
 def user_config_from_env(env: Mapping[str, str]) -> dict[str, str]:
     """Every ``MCPB_USER_CONFIG_<KEY>`` variable, keyed by ``<KEY>`` as written."""
     return {
@@ -175,44 +287,17 @@ def user_config_from_env(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def from_env(env: Mapping[str, str], *, local: bool = False) -> LoaderConfig:
-    """Parse the loader environment; ``local`` picks the local default host (loopback).
+def user_config_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    """``--user-config KEY=VALUE`` flags keyed like ``MCPB_USER_CONFIG_<KEY>`` (same matching)."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--user-config: expected KEY=VALUE, got {item!r}")
+        out[env_var_name(key.strip()).removeprefix(f"{ENV_PREFIX}_")] = value
+    return out
 
-    Raises :class:`UsageError` naming the first bad variable.
-    """
-    url = env.get("BUNDLE_URL", "").strip()
-    if not url:
-        raise UsageError("BUNDLE_URL is not set: give the bundle's https://, file:// URL or path")
-    raw_sha = env.get("BUNDLE_SHA256", "").strip()
-    sha = normalize_sha256(raw_sha, what="BUNDLE_SHA256") if raw_sha else None
-    allow = parse_bool("MCPB_ALLOW_UNVERIFIED", env.get("MCPB_ALLOW_UNVERIFIED", ""))
-    if sha is None and not allow:
-        raise UsageError(
-            "BUNDLE_SHA256 is not set: the bundle's SHA-256 is required "
-            "(set MCPB_ALLOW_UNVERIFIED=1 to run an unverified bundle)"
-        )
-    host = env.get("HOST", "").strip() or ("127.0.0.1" if local else "0.0.0.0")  # noqa: S104
-    grace = parse_positive("MCPB_STOP_GRACE", env.get("MCPB_STOP_GRACE", str(DEFAULT_STOP_GRACE)))
-    max_size = parse_positive(
-        "MCPB_MAX_BUNDLE_SIZE",
-        env.get("MCPB_MAX_BUNDLE_SIZE", str(DEFAULT_MAX_BUNDLE_SIZE)),
-        integer=True,
-    )
-    return LoaderConfig(
-        bundle_url=url,
-        sha256=sha,
-        allow_unverified=allow,
-        host=host,
-        port=parse_port("PORT", env.get("PORT", str(DEFAULT_PORT))),
-        mcp_path=parse_mcp_path("MCP_PATH", env.get("MCP_PATH", DEFAULT_MCP_PATH)),
-        cache_dir=default_cache_dir(env),
-        user_config=parse_user_config_json("MCPB_USER_CONFIG", env.get("MCPB_USER_CONFIG", "")),
-        user_config_strings=user_config_from_env(env),
-        stop_grace=grace,
-        max_bundle_size=int(max_size),
-        bridge_mode=parse_bridge_mode("MCPB_BRIDGE_MODE", env.get("MCPB_BRIDGE_MODE", "")),
-        max_sessions=parse_max_sessions("MCPB_MAX_SESSIONS", env.get("MCPB_MAX_SESSIONS", "")),
-        session_timeout=parse_session_timeout(
-            "MCPB_SESSION_TIMEOUT", env.get("MCPB_SESSION_TIMEOUT", "")
-        ),
-    )
+
+def from_env(env: Mapping[str, str], *, local: bool = False) -> LoaderConfig:
+    """The images' loader configuration: :func:`load_config` with no flags."""
+    return load_config(env, local=local)

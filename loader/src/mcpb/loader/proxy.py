@@ -11,26 +11,24 @@ The upstream side speaks HTTP/1.1 through :mod:`h11` (already a dependency of uv
 connection per request: loopback connects are cheap, and it keeps the proxy free of pooling
 state. ``Host`` is rewritten to the upstream address, because servers bound to loopback (the
 MCP SDK's DNS-rebinding protection) accept only loopback hosts; the original goes in
-``X-Forwarded-Host``. Origin checks stay with the server.
+``X-Forwarded-Host``. Origin checks stay with the server. ``/health`` and ``/ready`` are the
+transport core's endpoints, so their bodies are the same as the bridge's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 import h11
+import orjson
+
+from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond
+from mcpb.mcphttp.health import HealthEndpoint, Readiness, ReadyEndpoint
 
 log = logging.getLogger("mcpb.loader.proxy")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 HOP_BY_HOP = frozenset(
     {
@@ -68,6 +66,8 @@ class ProxyApp:
         self.health_path = health_path
         self.ready_path = ready_path
         self.connect_wait = connect_wait
+        self._health = HealthEndpoint(is_alive)
+        self._ready = ReadyEndpoint(self.readiness)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -78,13 +78,19 @@ class ProxyApp:
             return
         path = scope["path"]
         if path == self.health_path:
-            alive = self.is_alive()
-            await _json(send, 200 if alive else 503, {"status": "ok" if alive else "down"})
+            await self._health(scope, receive, send)
         elif path == self.ready_path:
-            ready = self.is_alive() and await self._probe()
-            await _json(send, 200 if ready else 503, {"ready": ready})
+            await self._ready(scope, receive, send)
         else:
             await self._forward(scope, receive, send)
+
+    async def readiness(self) -> Readiness:
+        """Ready while the server process lives and accepts connections."""
+        if not self.is_alive():
+            return Readiness(False, None, "the server process is not running")
+        if not await self._probe():
+            return Readiness(False, None, "the server does not accept connections")
+        return Readiness(True)
 
     async def _probe(self) -> bool:
         try:
@@ -224,13 +230,7 @@ async def _wait_disconnect(receive: Receive) -> None:
 
 
 async def _json(send: Send, status: int, body: object) -> None:
-    data = json.dumps(body).encode("utf-8")
-    headers: Iterable[tuple[bytes, bytes]] = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(data)).encode("ascii")),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
-    await send({"type": "http.response.body", "body": data, "more_body": False})
+    await respond(send, status, orjson.dumps(body), JSON)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

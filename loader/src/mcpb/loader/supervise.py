@@ -11,13 +11,10 @@ of the worker's own children from asyncio. When not PID 1, the init marks itself
 subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``) so orphans come to it just the same — which is
 also what makes this testable outside a container.
 
-:class:`ServerProcess` runs a bundle that is an HTTP server itself: in its own session (so the
-whole process group can be signalled), SIGTERM then SIGKILL after a grace period.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import logging
@@ -26,7 +23,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -187,55 +184,3 @@ def stop_leftovers(grace: float) -> None:
                 return
             time.sleep(0.05)
     log.error("child processes survived SIGKILL")
-
-
-class ServerProcess:
-    """A bundle's own HTTP server, in its own session; stdout/stderr go to the loader's."""
-
-    def __init__(self, command: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
-        self.command = list(command)
-        self.env = dict(env)
-        self.cwd = cwd
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int | None:
-        """The leader's pid, which is also its process group id."""
-        return self.proc.pid if self.proc else None
-
-    async def start(self) -> None:
-        """Spawn the server; OSError when the command cannot be executed."""
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.command,
-            stdin=asyncio.subprocess.DEVNULL,
-            env=self.env,
-            cwd=self.cwd,
-            start_new_session=True,
-        )
-        log.info("started server pid %d: %s", self.proc.pid, " ".join(self.command))
-
-    async def wait(self) -> int:
-        """Wait for the server to exit; its exit code (128 + signal when killed)."""
-        assert self.proc is not None
-        code = await self.proc.wait()
-        return 128 - code if code < 0 else code
-
-    async def stop(self, grace: float) -> None:
-        """SIGTERM the whole group, SIGKILL it after ``grace``; reap the leader."""
-        proc = self.proc
-        if proc is None:
-            return
-        signal_group(proc.pid, signal.SIGTERM)
-        if proc.returncode is None:
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except TimeoutError:
-                log.warning("server pid %d did not stop within %.1fs; killing", proc.pid, grace)
-        signal_group(proc.pid, signal.SIGKILL)  # grandchildren may outlive the leader
-        await proc.wait()
-
-
-def signal_group(pgid: int, sig: signal.Signals) -> None:
-    """Signal a process group; a group that is already gone is not an error."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)

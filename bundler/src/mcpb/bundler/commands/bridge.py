@@ -22,7 +22,9 @@ from pathlib import Path
 import click
 
 from mcpb.bundle.errors import UsageError
-from mcpb.loader.bridge import BridgeConfig, serve_bridge
+from mcpb.loader.bridge import MAX_SESSIONS, BridgeConfig, serve_bridge
+from mcpb.mcphttp import HttpSettings
+from mcpb.mcphttp import run as run_loop
 
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]#~=%{}!\n]")
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "none": logging.CRITICAL + 1}
@@ -95,8 +97,27 @@ def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
     multiple=True,
     help="Browser Origin allowed to connect (repeatable); default: loopback origins only.",
 )
-@click.option("--max-body", "max_body", type=int, default=4 * 1024 * 1024, show_default=True)
-@click.option("--max-sessions", "max_sessions", type=int, default=1000, show_default=True)
+@click.option(
+    "--max-body",
+    "max_body",
+    type=click.IntRange(min=1024),
+    default=4 * 1024 * 1024,
+    show_default=True,
+)
+@click.option(
+    "--max-sessions",
+    "max_sessions",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most sessions at once (default: 1000, or 64 with --stateful).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_host",
+    multiple=True,
+    help="Host header value accepted (repeatable, '*' for any); default: loopback names "
+    "when bound to loopback, any otherwise.",
+)
 @click.option(
     "--init-timeout",
     "init_timeout",
@@ -135,7 +156,8 @@ def bridge(
     cors: tuple[str, ...],
     allow_origin: tuple[str, ...],
     max_body: int,
-    max_sessions: int,
+    max_sessions: int | None,
+    allowed_host: tuple[str, ...],
     init_timeout: float,
     keepalive: float,
     log_level: str,
@@ -146,22 +168,24 @@ def bridge(
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    config = BridgeConfig(
+    http = HttpSettings(
         host=host,
         port=port,
         mcp_path=mcp_path,
         sse_path=sse_path,
         message_path=message_path,
         health_paths=health or ("/health",),
-        stateful=stateful,
         session_timeout=session_timeout_ms / 1000 if session_timeout_ms else None,
-        max_sessions=max_sessions,
+        max_sessions=max_sessions or MAX_SESSIONS["stateful" if stateful else "shared"],
         max_body=max_body,
         allow_origins=tuple(allow_origin),
+        allowed_hosts=tuple(allowed_host),
         cors_origins=_origins(cors) if cors else (),
         keepalive_interval=keepalive,
         init_timeout=init_timeout,
+        base_url=base_url,
     )
+    config = BridgeConfig(http=http, stateful=stateful)
     command = split_command(stdio)
     path = mcp_path if output_transport == "streamableHttp" else sse_path
 
@@ -169,31 +193,14 @@ def bridge(
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         click.echo(f"mcpb bridge: listening on http://{shown}:{bound_port}{path}", err=True)
 
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_run(config, command, base_url, listening))
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (it is on Linux), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    run_loop(_run(config, command, listening))
 
 
 async def _run(
-    config: BridgeConfig, command: list[str], base_url: str, listening: Callable[[str, int], None]
+    config: BridgeConfig, command: list[str], listening: Callable[[str, int], None]
 ) -> None:
     task = asyncio.ensure_future(
-        serve_bridge(
-            config,
-            command,
-            os.environ,
-            Path.cwd(),
-            listening=listening,
-            base_url=base_url,
-        )
+        serve_bridge(config, command, os.environ, Path.cwd(), listening=listening)
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 
 from mcpb.bundle.platform import parse_platforms
-from mcpb.bundler.build.binary import parse_binary_options
-from mcpb.bundler.build.pipeline import BuildOptions
-from mcpb.bundler.build.pipeline import build as run_build
-from mcpb.bundler.build.serverjson import Publishing
-from mcpb.bundler.build.source import SourceKind, parse_source
+from mcpb.bundler.builder.binary import parse_binary_options
+from mcpb.bundler.builder.pipeline import BuildOptions
+from mcpb.bundler.builder.pipeline import build as run_build
+from mcpb.bundler.builder.serverjson import Publishing
+from mcpb.bundler.builder.source import SourceKind, parse_source
 
 DEFAULT_PLATFORMS = "linux/amd64,linux/arm64"
 

@@ -2,7 +2,7 @@
 
 Nothing is installed from inside a container. The mcpb-loader wheel is built from the
 workspace (``uv build --wheel loader/``) and installed with whatever ``loader/pyproject.toml``
-declares by :func:`mcpb.bundler.build.python.vendor` (``uv pip install --target
+declares by :func:`mcpb.bundler.builder.python.vendor` (``uv pip install --target
 --python-platform --python-version --only-binary :all:``) on the host; the image's Dockerfile
 copies the result to ``/opt/mcpb/site``. Two small scripts go beside it: the entrypoint, which
 puts the site first on ``sys.path`` under ``python3 -I`` (so no ``PYTHONPATH`` leaks into the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import Platform
-from mcpb.bundler.build.python import PythonTarget, build_wheel, vendor
+from mcpb.bundler.builder.python import PythonTarget, build_wheel, vendor
 
 SITE = "opt/mcpb/site"
 

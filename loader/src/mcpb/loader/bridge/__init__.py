@@ -1,11 +1,19 @@
-"""stdio → streamable HTTP (and legacy SSE) bridge for MCP servers.
+"""The stdio bridge: any stdio MCP server served over streamable HTTP and legacy SSE.
 
-Public API: :class:`BridgeConfig`, :func:`serve_bridge` (run until cancelled) and
-:func:`create_app` (the ASGI app, for tests and embedding). See ``docs/bridge.md``.
+It is one :class:`~mcpb.mcphttp.backend.Backend` (:class:`StdioBackend`) behind the transport
+core :mod:`mcpb.mcphttp`. See ``docs/bridge.md`` for behaviour and ``docs/architecture.md``
+for the layers.
 """
 
-from mcpb.loader.bridge.config import SUPPORTED_PROTOCOL_VERSIONS, BridgeConfig
-from mcpb.loader.bridge.http import BridgeApp, create_app
-from mcpb.loader.bridge.serve import serve_bridge
+from mcpb.loader.bridge.backend import StdioBackend
+from mcpb.loader.bridge.serve import create_app, serve_bridge
+from mcpb.loader.bridge.settings import MAX_SESSIONS, BridgeConfig, StdioSettings
 
-__all__ = ["SUPPORTED_PROTOCOL_VERSIONS", "BridgeApp", "BridgeConfig", "create_app", "serve_bridge"]
+__all__ = [
+    "MAX_SESSIONS",
+    "BridgeConfig",
+    "StdioBackend",
+    "StdioSettings",
+    "create_app",
+    "serve_bridge",
+]

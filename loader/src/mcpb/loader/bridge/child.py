@@ -1,9 +1,8 @@
 """One stdio MCP server process: spawn, line-delimited JSON-RPC in and out, stop.
 
-The child runs in its own session (hence its own process group) so that stopping it stops
-everything it started, shell wrappers included: stdin is closed first (the MCP stdio shutdown
-sequence), then the whole group gets SIGTERM, then SIGKILL after a grace period, and the
-leader is reaped. Its stderr goes to the log, each line tagged with the owner's label.
+The process leads its own process group (:mod:`mcpb.loader.process_group`), so stopping it
+stops everything it started, shell wrappers included. Its stderr goes to the log, each line
+tagged with the owner's label.
 """
 
 from __future__ import annotations
@@ -11,22 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-log = logging.getLogger("mcpb.bridge")
+from mcpb.loader.process_group import GroupProcess
 
-#: Grace given to a child to exit on its own once its stdin is closed.
-_STDIN_GRACE = 0.2
+log = logging.getLogger("mcpb.bridge")
 
 
 class ChildProcess:
-    """A running stdio server; ``on_message`` receives each parsed JSON object it prints.
+    """A running stdio server; ``on_message`` receives each parsed JSON value it prints.
 
     ``on_exit`` is called once, with the exit code, after stdout reached EOF and the process
     was reaped, whether the child crashed or was stopped.
@@ -42,9 +38,7 @@ class ChildProcess:
         on_exit: Callable[[int], None],
         max_line: int,
     ) -> None:
-        self._command = list(command)
-        self._env = dict(env)
-        self._cwd = cwd
+        self._process = GroupProcess(command, env, cwd, label)
         self.label = label
         self._on_message = on_message
         self._on_exit = on_exit
@@ -56,21 +50,16 @@ class ChildProcess:
     @property
     def pid(self) -> int | None:
         """The leader's pid (also the process group id), once started."""
-        return self._proc.pid if self._proc else None
+        return self._process.pid
 
     async def start(self) -> None:
         """Spawn the process; raises OSError when the command cannot be executed."""
-        self._proc = await asyncio.create_subprocess_exec(
-            *self._command,
+        self._proc = await self._process.start(
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=self._env,
-            cwd=self._cwd,
-            start_new_session=True,
             limit=self._max_line,
         )
-        log.debug("[%s] started pid %d: %s", self.label, self._proc.pid, self._command)
         self._tasks = [
             asyncio.create_task(self._read_stdout()),
             asyncio.create_task(self._read_stderr()),
@@ -135,29 +124,8 @@ class ChildProcess:
             log.info("[%s] %s", self.label, line.decode("utf-8", "replace").rstrip())
 
     async def stop(self, grace: float) -> None:
-        """Close stdin, then SIGTERM and later SIGKILL the whole group; reap the leader."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        if proc.returncode is None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), min(_STDIN_GRACE, grace))
-        _signal_group(proc.pid, signal.SIGTERM)
-        if proc.returncode is None:
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except TimeoutError:
-                log.warning("[%s] did not exit within %.1fs, killing", self.label, grace)
-        # Sweep the group even when the leader left in time: grandchildren may linger.
-        _signal_group(proc.pid, signal.SIGKILL)
-        await proc.wait()
+        """Stop the whole process group (stdin closed first) and reap it."""
+        await self._process.stop(grace)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, grace)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)

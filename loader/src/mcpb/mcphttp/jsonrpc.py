@@ -1,7 +1,7 @@
 """The few JSON-RPC facts the hot path needs: encoding, error bodies, message kinds.
 
 Messages stay plain ``dict`` objects parsed by orjson; nothing here validates a message
-against a schema. The bridge routes on ``id``, ``method`` and ``params._meta.progressToken``.
+against a schema. Backends route on ``id``, ``method`` and ``params._meta.progressToken``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
-"""What the loader needs from a cached tree's manifest, read without the pydantic models.
+"""The one parsed view of a manifest the runtime passes around, read without pydantic.
 
-Why: importing and building the full manifest models (:mod:`mcpb.bundle.manifest`) costs about
-0.1 s, paid on every start before the server process can be spawned. A tree enters the cache
-only after its manifest passed those models (see :func:`mcpb.loader.app.obtain`), so on the
-cached path the loader reads just the launch-relevant fields — ``name``, ``server.type``,
-``server.mcp_config`` and ``user_config`` — into small frozen objects that satisfy the protocols
-of :mod:`mcpb.bundle.placeholders`. Their shapes are still checked (a tree written by an older
+Why: importing and building the full manifest models (:mod:`mcpb.bundle.manifest`, the
+validator of record) costs about 0.1 s, paid on every start before the server process can be
+spawned. A tree enters the loader's cache only after its manifest passed those models, so the
+runtime builds a :class:`ManifestView` once where it opens a bundle or a cached tree and passes
+that on: the fields that launching, compatibility and bytecode decisions read — ``name``,
+``version``, ``server.type``, ``server.mcp_config``, ``user_config`` and
+``compatibility.platforms`` — in small frozen objects that satisfy the protocols of
+:mod:`mcpb.bundle.placeholders`. Their shapes are still checked (a tree written by an older
 loader was not validated before it was put in place): a wrong one is a :class:`ManifestError`
-naming the field.
+naming the field. A parity test holds the view against the models.
 """
 
 from __future__ import annotations
@@ -51,13 +53,25 @@ class OptionView:
 
 
 @dataclass(frozen=True)
-class LaunchManifest:
-    """The launch-relevant part of a validated manifest."""
+class ManifestView:
+    """The runtime-relevant part of a validated manifest.
+
+    ``platforms`` is ``compatibility.platforms`` (None when the manifest does not restrict).
+    """
 
     name: str
+    version: str
     server_type: str
     mcp_config: McpConfigView
     user_config: dict[str, OptionView]
+    platforms: list[str] | None
+
+    def linux_command(self) -> str:
+        """The command on Linux: ``platform_overrides.linux.command`` when set, else the base."""
+        override = self.mcp_config.platform_overrides.get("linux")
+        if override is not None and override.command:
+            return override.command
+        return self.mcp_config.command
 
 
 class _Reader:
@@ -101,13 +115,15 @@ class _Reader:
         return value
 
 
-def launch_manifest(data: Mapping[str, Any], *, source: str) -> LaunchManifest:
-    """Read the launch-relevant fields of ``data`` (a cached tree's ``manifest.json``)."""
+def read_manifest_view(data: Mapping[str, Any], *, source: str) -> ManifestView:
+    """Read the runtime-relevant fields of ``data`` (``manifest.json``, decoded)."""
     r = _Reader(source)
     server = r.obj(data.get("server"), "server")
     config = r.obj(server.get("mcp_config"), "server.mcp_config")
     overrides: dict[str, OverrideView] = {}
-    raw_overrides = r.obj(config.get("platform_overrides", {}), "mcp_config.platform_overrides")
+    raw_overrides = r.obj(
+        config.get("platform_overrides", {}), "server.mcp_config.platform_overrides"
+    )
     for os_name, raw in raw_overrides.items():
         where = f"server.mcp_config.platform_overrides.{os_name}"
         item = r.obj(raw, where)
@@ -134,9 +150,17 @@ def launch_manifest(data: Mapping[str, Any], *, source: str) -> LaunchManifest:
             min=r.number(item.get("min"), f"{where}.min"),
             max=r.number(item.get("max"), f"{where}.max"),
         )
-    return LaunchManifest(
+    platforms = None
+    compatibility = data.get("compatibility")
+    if compatibility is not None:
+        compat = r.obj(compatibility, "compatibility")
+        if compat.get("platforms") is not None:
+            platforms = r.texts(compat["platforms"], "compatibility.platforms")
+    return ManifestView(
         name=r.text(data.get("name"), "name"),
+        version=r.text(data.get("version"), "version"),
         server_type=r.text(server.get("type"), "server.type"),
         mcp_config=mcp_config,
         user_config=options,
+        platforms=platforms,
     )

@@ -1,41 +1,22 @@
-"""Who owns what a stdio server says on its own: the requests in flight, and certainty.
+"""Who owns what a stdio server says on its own: certainty, never a guess.
 
-The rules are described in :mod:`mcpb.loader.bridge.router`; this module holds the record of
-one forwarded request and the rule that names the owning session only when it is certain.
+A stdio server says nothing about which request a message belongs to. The rules (also in
+``docs/bridge.md``): the owner is certain only when exactly one session has requests in flight
+to the child, or, with none in flight, exactly one session is attached (always so in stateful
+mode). Within that session the message rides on the stream of the request most likely to have
+caused it. Anything else is :class:`Unattributed`: guessing once handed one client another
+client's question, and a broadcast would leak one client's logs to all.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mcpb.loader.bridge import jsonrpc
-from mcpb.loader.bridge.jsonrpc import Message
-from mcpb.loader.bridge.sink import RequestSink
-
-if TYPE_CHECKING:
-    from mcpb.loader.bridge.session import Session
-
-
-@dataclass(slots=True, eq=False)
-class Pending:
-    """A request forwarded to the child and not yet answered."""
-
-    upstream_id: int
-    client_id: Any
-    session: Session | None
-    sink: RequestSink | None
-    token: Any = None
-    has_token: bool = False
-    is_init: bool = False
-    asks_back: bool = False
-    asking: int = 0
-    kind: str = ""
-    arguments: Any = None
-    init_params: Any = None
-    future: asyncio.Future[Message] | None = None
+from mcpb.loader.bridge.pending import Pending
+from mcpb.mcphttp import jsonrpc
+from mcpb.mcphttp.session import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +103,11 @@ def answered(pending: Pending | None) -> None:
     """A server→client request routed through ``pending`` got its answer (or was dropped)."""
     if pending is not None and pending.asking > 0:
         pending.asking -= 1
+
+
+def latest(session: Session) -> Pending | None:
+    """The session's newest request in flight to this backend, if any."""
+    for pending in reversed(session.inflight.values()):
+        if isinstance(pending, Pending):
+            return pending
+    return None

@@ -1,6 +1,6 @@
 """Where the messages about one client request go: the body of the POST that sent it.
 
-The router puts interim messages (progress, logging, server→client requests) and finally the
+The backend puts interim messages (progress, logging, server→client requests) and finally the
 response; the HTTP handler drains the queue and answers with plain JSON when the response is
 the first thing it sees, or switches to an SSE stream when something came before it.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 #: Messages waiting for a slow reader beyond this are dropped (a client not reading its stream
-#: must not make the bridge buffer without bound). The final answer is always kept.
+#: must not make the server buffer without bound). The final answer is always kept.
 BACKLOG_LIMIT = 10_000
 
 

@@ -29,18 +29,18 @@ from mcpb.bundle.errors import BuildError, ManifestError, UsageError
 from mcpb.bundle.manifest import load_manifest_data, validate_manifest_data
 from mcpb.bundle.meta import META_KEY, pack_bundle
 from mcpb.bundle.platform import Platform
-from mcpb.bundler.build import binary, derive, node, python
-from mcpb.bundler.build.elf import HEADER_SIZE, check_elf_files
-from mcpb.bundler.build.prune import PruneReport, prune_site_packages
-from mcpb.bundler.build.serverjson import (
+from mcpb.bundler.builder import binary, derive, node, python
+from mcpb.bundler.builder.elf import HEADER_SIZE, check_elf_files
+from mcpb.bundler.builder.prune import PruneReport, prune_site_packages
+from mcpb.bundler.builder.serverjson import (
     BuiltBundle,
     Publishing,
     dump_server_json,
     render_server_json,
     validate_server_json,
 )
-from mcpb.bundler.build.source import Source, SourceKind
-from mcpb.bundler.build.stage import entry_head, tree_entries, without
+from mcpb.bundler.builder.source import Source, SourceKind
+from mcpb.bundler.builder.stage import entry_head, tree_entries, without
 from mcpb.bundler.collect import collect_files
 from mcpb.bundler.naming import bundle_file_name
 

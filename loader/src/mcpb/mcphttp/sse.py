@@ -1,6 +1,6 @@
 """Server-Sent Events framing: one JSON-RPC message per event, comments as keep-alives.
 
-Payloads come from :func:`mcpb.loader.bridge.jsonrpc.dumps` and so never contain a newline,
+Payloads come from :func:`mcpb.mcphttp.jsonrpc.dumps` and so never contain a newline,
 which is what lets a message travel in a single ``data:`` line.
 """
 

@@ -1,0 +1,62 @@
+"""How the transport listens and what it allows: one frozen value, checked once.
+
+Every entry point (``mcpb bridge``, ``mcpb run``, the images' loader, later the aggregator)
+builds an :class:`HttpSettings` from its own flags or variables, reporting bad values under the
+names the user typed; ``__post_init__`` only guards the invariants the transport relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcpb.bundle.errors import UsageError
+
+#: Sessions allowed at once unless configured.
+DEFAULT_MAX_SESSIONS = 1000
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The HTTP side of a served MCP endpoint. Times are in seconds.
+
+    ``session_timeout=None`` means sessions never expire while idle. ``allow_origins`` and
+    ``allowed_hosts`` empty mean the defaults of :mod:`mcpb.mcphttp.guard` (loopback only when
+    bound to loopback, anything otherwise). ``base_url`` prefixes the legacy ``endpoint`` URL.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mcp_path: str = "/mcp"
+    sse_path: str = "/sse"
+    message_path: str = "/message"
+    health_paths: tuple[str, ...] = ("/health",)
+    ready_path: str = "/ready"
+    session_timeout: float | None = None
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    max_body: int = DEFAULT_MAX_BODY
+    allow_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    keepalive_interval: float = 15.0
+    init_timeout: float = 120.0
+    base_url: str = ""
+
+    def __post_init__(self) -> None:
+        paths = [self.mcp_path, self.sse_path, self.message_path, self.ready_path]
+        paths += list(self.health_paths)
+        for path in paths:
+            if not path.startswith("/"):
+                raise UsageError(f"path {path!r} must start with '/'")
+        if len(set(paths)) != len(paths):
+            raise UsageError(f"the served paths must be distinct, got {', '.join(paths)}")
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"port {self.port} is not a TCP port (0-65535)")
+        if self.max_sessions < 1:
+            raise UsageError(f"the session limit must be at least 1, got {self.max_sessions}")
+        if self.max_body < 1024:
+            raise UsageError(f"the body limit must be at least 1024 bytes, got {self.max_body}")
+        if self.session_timeout is not None and self.session_timeout <= 0:
+            raise UsageError(f"the session timeout must be positive, got {self.session_timeout}")
+        if self.keepalive_interval <= 0:
+            raise UsageError(f"keep-alive interval must be positive, got {self.keepalive_interval}")

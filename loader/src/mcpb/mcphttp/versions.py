@@ -1,0 +1,13 @@
+"""The MCP protocol revisions the transport serves, and what each allows on the wire."""
+
+from __future__ import annotations
+
+#: Handshake-era protocol versions served over streamable HTTP (oldest first).
+SUPPORTED_PROTOCOL_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
+#: Also accepted in the ``MCP-Protocol-Version`` header: a server that only speaks the first
+#: protocol version negotiates it with the client, which then names it on every request.
+HEADER_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", *SUPPORTED_PROTOCOL_VERSIONS})
+#: Assumed when a request carries no ``MCP-Protocol-Version`` header (spec, 2025-06-18+).
+DEFAULT_PROTOCOL_VERSION = "2025-03-26"
+#: Versions whose JSON-RPC batches are accepted (2025-06-18 removed batches).
+BATCH_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", "2025-03-26"})

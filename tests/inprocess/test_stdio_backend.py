@@ -1,0 +1,248 @@
+"""The stdio backend's routing rules, in-process: a fake child instead of a subprocess.
+
+The fake records every frame written to it and lets the test speak as the server, so the
+pending table (id and progress-token remapping, cancel, fail-all), attribution, the cached
+``initialize`` and the restart path are checked without spawning anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from mcpb.loader.bridge import StdioBackend, StdioSettings
+from mcpb.loader.bridge import supervisor as supervisor_module
+from mcpb.loader.bridge.attribution import Unattributed, current_owner
+from mcpb.loader.bridge.pending import PendingTable
+from mcpb.mcphttp import RequestSink, Session, jsonrpc
+
+
+class FakeChild:
+    """Stands in for :class:`ChildProcess`: frames in a list, messages fed by the test."""
+
+    made: ClassVar[list[FakeChild]] = []
+
+    def __init__(self, command, env, cwd, label, on_message, on_exit, max_line) -> None:
+        self.on_message: Callable[[Any], None] = on_message
+        self.on_exit: Callable[[int], None] = on_exit
+        self.written: list[dict[str, Any]] = []
+        self.stopped = False
+        self.pid = 4242
+        FakeChild.made.append(self)
+
+    async def start(self) -> None:
+        return None
+
+    def write(self, frame: bytes) -> None:
+        if self.stopped:
+            raise ConnectionResetError("stopped")
+        self.written.append(jsonrpc.loads(frame))
+
+    async def drain(self) -> None:
+        return None
+
+    async def stop(self, grace: float) -> None:
+        self.stopped = True
+
+    def say(self, message: dict[str, Any]) -> None:
+        self.on_message(message)
+
+    def requests(self, method: str) -> list[dict[str, Any]]:
+        return [m for m in self.written if m.get("method") == method]
+
+
+@pytest.fixture(autouse=True)
+def fake_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeChild.made = []
+    monkeypatch.setattr(supervisor_module, "ChildProcess", FakeChild)
+
+
+def backend(**settings: Any) -> StdioBackend:
+    return StdioBackend(["server"], {}, Path("."), "shared", StdioSettings(**settings))
+
+
+def session(name: str, backend_: StdioBackend) -> Session:
+    s = Session(name, legacy=False, tag=name)
+    backend_.attach(s)
+    return s
+
+
+def request(rid: Any, method: str, **params: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+    if params:
+        message["params"] = params
+    return message
+
+
+async def answer_of(sink: RequestSink) -> dict[str, Any]:
+    while True:
+        item = await asyncio.wait_for(sink.queue.get(), 2)
+        if sink.finished():
+            return jsonrpc.loads(item)  # type: ignore[no-any-return]
+
+
+def test_colliding_client_ids_are_remapped_and_answered_to_their_own_sinks() -> None:
+    async def scenario() -> None:
+        b = backend()
+        await b.start()
+        child = FakeChild.made[0]
+        a, c = session("a", b), session("c", b)
+        sink_a, sink_c = RequestSink(streaming=True), RequestSink(streaming=True)
+        await b.forward_request(a, request(1, "tools/list"), sink_a)
+        await b.forward_request(c, request(1, "tools/list"), sink_c)
+        ids = [m["id"] for m in child.requests("tools/list")]
+        assert (len(set(ids)) == 2 and 1 not in ids) or ids == [1, 2]
+        child.say({"jsonrpc": "2.0", "id": ids[1], "result": {"who": "c"}})
+        child.say({"jsonrpc": "2.0", "id": ids[0], "result": {"who": "a"}})
+        assert await answer_of(sink_a) == {"jsonrpc": "2.0", "id": 1, "result": {"who": "a"}}
+        assert await answer_of(sink_c) == {"jsonrpc": "2.0", "id": 1, "result": {"who": "c"}}
+        assert not a.inflight and not c.inflight
+
+    asyncio.run(scenario())
+
+
+def test_progress_tokens_are_remapped_both_ways() -> None:
+    async def scenario() -> None:
+        b = backend()
+        await b.start()
+        child = FakeChild.made[0]
+        s = session("s", b)
+        sink = RequestSink(streaming=True)
+        await b.forward_request(
+            s, request("r", "tools/call", name="t", _meta={"progressToken": "tok"}), sink
+        )
+        sent = child.requests("tools/call")[0]
+        assert sent["params"]["_meta"]["progressToken"] == sent["id"]
+        progress = {"progressToken": sent["id"], "progress": 1}
+        child.say({"jsonrpc": "2.0", "method": "notifications/progress", "params": progress})
+        interim = jsonrpc.loads(await asyncio.wait_for(sink.queue.get(), 2))
+        assert interim["params"] == {"progressToken": "tok", "progress": 1}
+
+    asyncio.run(scenario())
+
+
+def test_initialize_goes_to_the_child_once_and_is_replayed_from_the_cache() -> None:
+    async def scenario() -> None:
+        b = backend()
+        await b.start()
+        child = FakeChild.made[0]
+        first, second = session("one", b), session("two", b)
+        sink1 = RequestSink(streaming=False)
+        await b.initialize(first, request(10, "initialize", protocolVersion="2025-06-18"), sink1)
+        init = child.requests("initialize")[0]
+        child.say({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-06-18"}})
+        assert (await answer_of(sink1))["id"] == 10
+        assert child.requests("notifications/initialized")  # sent by the bridge itself
+        sink2 = RequestSink(streaming=False)
+        await b.initialize(second, request("x", "initialize"), sink2)
+        assert await answer_of(sink2) == {
+            "jsonrpc": "2.0",
+            "id": "x",
+            "result": {"protocolVersion": "2025-06-18"},
+        }
+        assert len(child.requests("initialize")) == 1
+        await b.forward_notification(
+            second, {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        )
+        assert len(child.requests("notifications/initialized")) == 1  # the client's copy dropped
+
+    asyncio.run(scenario())
+
+
+def test_cancel_answers_the_client_at_once_and_tells_the_child_its_own_id() -> None:
+    async def scenario() -> None:
+        b = backend()
+        await b.start()
+        child = FakeChild.made[0]
+        s = session("s", b)
+        sink = RequestSink(streaming=False)
+        await b.forward_request(s, request(3, "tools/call", name="slow"), sink)
+        upstream_id = child.requests("tools/call")[0]["id"]
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}
+        await b.forward_notification(s, cancel)
+        assert child.requests("notifications/cancelled")[0]["params"]["requestId"] == upstream_id
+        assert (await answer_of(sink))["error"]["code"] == jsonrpc.REQUEST_CANCELLED
+        child.say({"jsonrpc": "2.0", "id": upstream_id, "result": {}})  # late: dropped
+        assert not s.inflight
+
+    asyncio.run(scenario())
+
+
+def test_a_crash_fails_what_is_in_flight_and_the_restart_replays_initialize() -> None:
+    async def scenario() -> None:
+        b = backend(restart_backoff_min=0.01)
+        await b.start()
+        child = FakeChild.made[0]
+        s = session("s", b)
+        init_sink = RequestSink(streaming=False)
+        await b.initialize(s, request(0, "initialize", protocolVersion="2025-06-18"), init_sink)
+        child.say({"jsonrpc": "2.0", "id": child.requests("initialize")[0]["id"], "result": {}})
+        await answer_of(init_sink)
+        sink = RequestSink(streaming=False)
+        await b.forward_request(s, request(4, "tools/list"), sink)
+        child.on_exit(1)
+        failed = await answer_of(sink)
+        assert failed["id"] == 4 and "exited (code 1)" in failed["error"]["message"]
+        for _ in range(100):
+            if len(FakeChild.made) == 2 and FakeChild.made[1].requests("initialize"):
+                break
+            await asyncio.sleep(0.01)
+        second = FakeChild.made[1]
+        replay = second.requests("initialize")[0]
+        assert replay["params"]["protocolVersion"] == "2025-06-18"
+        second.say({"jsonrpc": "2.0", "id": replay["id"], "result": {}})
+        again = RequestSink(streaming=False)
+        await asyncio.wait_for(b.forward_request(s, request(5, "tools/list"), again), 2)
+        assert second.requests("tools/list") and b.restarts == 1
+        await b.close()
+
+    asyncio.run(scenario())
+
+
+def test_server_requests_go_only_to_a_certain_owner() -> None:
+    async def scenario() -> None:
+        b = backend(stateful_hint="MCPB_BRIDGE_MODE=stateful")
+        await b.start()
+        child = FakeChild.made[0]
+        a, c = session("a", b), session("c", b)
+        sink_a, sink_c = RequestSink(streaming=True), RequestSink(streaming=True)
+        await b.forward_request(a, request(1, "tools/call", name="ask"), sink_a)
+        child.say({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {}})
+        routed = jsonrpc.loads(await asyncio.wait_for(sink_a.queue.get(), 2))
+        assert routed["id"] == "q1"
+        await b.forward_response(c, {"jsonrpc": "2.0", "id": "q1", "result": {}})  # not asked
+        assert not [m for m in child.written if m.get("id") == "q1"]
+        await b.forward_response(a, {"jsonrpc": "2.0", "id": "q1", "result": {"ok": 1}})
+        assert next(m for m in child.written if m.get("id") == "q1")["result"] == {"ok": 1}
+        await b.forward_request(c, request(2, "tools/call", name="other"), sink_c)
+        child.say({"jsonrpc": "2.0", "id": "q2", "method": "elicitation/create", "params": {}})
+        refusal = next(m for m in child.written if m.get("id") == "q2")
+        assert "several client sessions" in refusal["error"]["message"]
+        assert "MCPB_BRIDGE_MODE=stateful" in refusal["error"]["message"]
+        child.say({"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "x"}})
+        assert b.dropped_notifications == 1
+
+    asyncio.run(scenario())
+
+
+def test_attribution_and_pending_table_rules() -> None:
+    table = PendingTable()
+    one, two = Session("1", False, "1"), Session("2", False, "2")
+    assert isinstance(current_owner(table, [one, two], b"", set()), Unattributed)
+    assert current_owner(table, [one], b"", set()) == (one, None)
+    call = table.add_request(
+        one, request(1, "tools/call", name="t", arguments={"q": "weather"}), None, is_init=False
+    )
+    listing = table.add_request(one, request(2, "tools/list"), None, is_init=False)
+    assert current_owner(table, [one, two], b'{"x":"weather"}', set()) == (one, call)
+    assert table.take(listing.upstream_id) is listing and 2 not in one.inflight
+    table.add_request(two, request(1, "tools/list"), None, is_init=False)
+    owner = current_owner(table, [one, two], b"", set())
+    assert isinstance(owner, Unattributed) and "several" in owner.why
+    drained = table.drain()
+    assert len(drained) == 2 and not one.inflight and not two.inflight and len(table) == 0
+    assert table.take({"unhashable": 1}) is None
