@@ -3,6 +3,11 @@
 Peers are installed on first use into ``.cache/`` with the machine's configured package
 sources: npm packages through ``tests.support.npm``, PyPI packages into their own virtual
 environments through ``tests.support.pypi`` (mcp-proxy needs ``mcp<2``).
+
+``mcpb-shared-base`` and ``mcpb-stateful-base`` are this project at another commit, for a
+before/after comparison in one run: ``MCPB_BENCH_BASE`` names a checkout of that commit (``git
+worktree add /tmp/base REV``); its sources are put first on ``PYTHONPATH`` and run with this
+environment's interpreter and dependencies, so only our code differs.
 """
 
 from __future__ import annotations
@@ -51,11 +56,14 @@ class Gateway:
     def argv(self, server: Server, port: int) -> list[str]:
         """The command line serving ``server`` at ``http://127.0.0.1:{port}/mcp``."""
         cmd = " ".join(server.argv)
-        if self.name in ("mcpb-shared", "mcpb-stateful"):
-            mcpb = Path(sys.executable).parent / "mcpb"
-            argv = [str(mcpb), "bridge", "--stdio", cmd, "--port", str(port)]
+        if self.name.startswith("mcpb-"):
+            if self.name.endswith("-base"):
+                mcpb = [sys.executable, "-c", "from mcpb.bundler.cli import main; main()"]
+            else:
+                mcpb = [str(Path(sys.executable).parent / "mcpb")]
+            argv = [*mcpb, "bridge", "--stdio", cmd, "--port", str(port)]
             argv += ["--outputTransport", "streamableHttp", "--logLevel", "none"]
-            return [*argv, "--stateful"] if self.name == "mcpb-stateful" else argv
+            return [*argv, "--stateful"] if "-stateful" in self.name else argv
         if self.name == "supergateway":
             sg = npm_bin(SUPERGATEWAY, "supergateway")
             return [
@@ -72,7 +80,14 @@ class Gateway:
 
     def env(self) -> dict[str, str]:
         """The environment for the gateway process."""
-        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.name.endswith("-base"):
+            base = os.environ.get("MCPB_BENCH_BASE")
+            if not base:
+                raise ValueError(f"{self.name}: set MCPB_BENCH_BASE to a checkout of the base")
+            src = [str(Path(base) / "loader" / "src"), str(Path(base) / "bundler" / "src")]
+            env["PYTHONPATH"] = os.pathsep.join(src)
+        return env
 
 
 GATEWAYS = {
@@ -82,6 +97,8 @@ GATEWAYS = {
         Gateway("mcpb-stateful", "mcpb bridge --stateful, one child per session"),
         Gateway("supergateway", "supergateway --stateful (npm), one child per session"),
         Gateway("mcp-proxy", "mcp-proxy (PyPI, mcp<2), one shared child"),
+        Gateway("mcpb-shared-base", "mcpb bridge at MCPB_BENCH_BASE, one shared child"),
+        Gateway("mcpb-stateful-base", "mcpb bridge --stateful at MCPB_BENCH_BASE"),
     )
 }
 

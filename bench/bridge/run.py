@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import time
@@ -34,16 +33,11 @@ from bench.bridge.floor import run_floor
 from bench.bridge.peers import CACHE, GATEWAYS, Gateway, Server, servers
 from bench.bridge.session import call_tool, open_session, wait_ready
 from bench.bridge.wrk import run_wrk
+from tests.support.ports import free_port
 from tests.support.servers import descendants
 
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = (1, 16)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -188,7 +182,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="measured seconds per run (≤ 10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, gateways interleaved")
-    parser.add_argument("--gateways", default=",".join(GATEWAYS))
+    default = [g for g in GATEWAYS if not g.endswith("-base") or os.environ.get("MCPB_BENCH_BASE")]
+    parser.add_argument("--gateways", default=",".join(default))
     parser.add_argument("--servers", default="fast,time")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args()

@@ -1,12 +1,5 @@
-"""A free TCP port on loopback, for servers a test starts."""
+"""A free TCP port on loopback, for servers a test starts (the runtime's own helper)."""
 
-from __future__ import annotations
+from mcpb.mcphttp.serve import free_port
 
-import socket
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the usual small race with other processes applies)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port"]

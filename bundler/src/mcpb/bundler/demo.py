@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,8 @@ from mcpb.bundle.errors import McpbError
 from mcpb.bundle.platform import host_platform
 from mcpb.bundler.naming import bundle_file_name
 from mcpb.bundler.readiness import wait_ready
+from mcpb.loader.process_group import kill_group_now
+from mcpb.mcphttp.serve import free_port
 
 EXAMPLE = "hello-python"
 PROTOCOL_VERSION = "2025-06-18"
@@ -61,14 +61,6 @@ def run_mcpb(args: Sequence[str]) -> str:
     if proc.returncode != 0:
         raise McpbError(f"mcpb {args[0]} failed with exit status {proc.returncode}")
     return proc.stdout
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class HttpClient:
@@ -175,8 +167,7 @@ def serve(bundle: Path, *, port: int, cache: Path, check: bool) -> None:
             try:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+                kill_group_now(server)
 
 
 def demo(out: Path, *, port: int, check: bool) -> Path:

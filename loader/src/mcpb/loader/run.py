@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from types import FrameType
 from typing import Any
@@ -30,6 +29,7 @@ from mcpb.loader.launch import HTTP_TRANSPORT, LaunchSpec, plan_launch
 from mcpb.loader.obtain import obtain
 from mcpb.loader.process_group import GroupProcess
 from mcpb.loader.supervise import STOP_SIGNALS
+from mcpb.mcphttp.serve import free_port
 from mcpb.mcphttp.serve import run as run_loop
 
 log = logging.getLogger("mcpb.loader")
@@ -47,13 +47,6 @@ def exit_code_for(err: McpbError) -> int:
 def prepare(config: LoaderConfig, *, machine: Machine | None = None) -> LaunchSpec:
     """Phases 1 and 2: obtain the bundle, then plan its launch."""
     return plan_launch(config, obtain(config, machine=machine))
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port on ``host`` for the internal server."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -105,7 +105,7 @@ class McpHttpApp:
         try:
             endpoint = self._guarded.get(path)
             if endpoint is not None:
-                self._guard.check(dict(scope["headers"]))
+                self._guard.check(scope["headers"])
                 if scope["method"] == "OPTIONS":
                     await respond(send, 204, b"", TEXT, PREFLIGHT_HEADERS)
                     return

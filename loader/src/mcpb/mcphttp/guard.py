@@ -14,6 +14,7 @@ own name and is refused. Refusals: 403 for an Origin, 421 (Misdirected Request) 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from mcpb.mcphttp.errors import HTTPError
@@ -67,6 +68,10 @@ class OriginPolicy:
         return False
 
 
+#: Host header values remembered per policy (a client sends the same one on every request).
+_REMEMBERED = 64
+
+
 class HostPolicy:
     """Decides whether a Host header names this server."""
 
@@ -74,6 +79,7 @@ class HostPolicy:
         names = frozenset(host_name(h) for h in settings.allowed_hosts)
         self._names = names
         self._any = "*" in names or (not names and not is_loopback_host(settings.host))
+        self._verdicts: dict[bytes, bool] = {}
 
     def allows(self, host: str | None) -> bool:
         """Whether a request carrying this Host header (None: absent) may proceed."""
@@ -86,6 +92,15 @@ class HostPolicy:
             return name in self._names
         return is_loopback_host(name)
 
+    def allows_raw(self, host: bytes) -> bool:
+        """:meth:`allows` for the raw header value, remembering recent answers."""
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            verdict = self.allows(host.decode("latin-1"))
+            if len(self._verdicts) < _REMEMBERED:
+                self._verdicts[host] = verdict
+        return verdict
+
 
 class RequestGuard:
     """Both checks, in the order the spec gives them: Host first, then Origin."""
@@ -94,14 +109,21 @@ class RequestGuard:
         self.origins = OriginPolicy(settings)
         self.hosts = HostPolicy(settings)
 
-    def check(self, headers: dict[bytes, bytes]) -> None:
-        """Raise :class:`HTTPError` for a Host or Origin this server must not answer."""
-        raw_host = headers.get(b"host")
-        host = raw_host.decode("latin-1") if raw_host is not None else None
-        if not self.hosts.allows(host):
-            raise HTTPError(421, f"Host {host} is not allowed (DNS rebinding protection)")
-        raw_origin = headers.get(b"origin")
-        if raw_origin is not None:
-            origin = raw_origin.decode("latin-1")
-            if not self.origins.allows(origin):
-                raise HTTPError(403, f"Origin {origin} is not allowed")
+    def check(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        """Raise :class:`HTTPError` for a Host or Origin this server must not answer.
+
+        ``headers`` is the ASGI list (names lower-case); one pass, no dict.
+        """
+        host = origin = None
+        for name, value in headers:
+            if name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value
+        if not (self.hosts.allows_raw(host) if host is not None else self.hosts.allows(None)):
+            shown = host.decode("latin-1") if host is not None else "(none)"
+            raise HTTPError(421, f"Host {shown} is not allowed (DNS rebinding protection)")
+        if origin is not None:
+            text = origin.decode("latin-1")
+            if not self.origins.allows(text):
+                raise HTTPError(403, f"Origin {text} is not allowed")

@@ -83,6 +83,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was free a moment ago (for a server started next)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def uvicorn_config(app: ASGIApp, *, max_body: int = DEFAULT_MAX_BODY) -> uvicorn.Config:
     """The uvicorn settings every server of ours runs with (module docstring)."""
     import uvicorn
