@@ -1,7 +1,9 @@
 """Drive an ASGI app directly, in this event loop: no sockets, no subprocess.
 
 :func:`call` sends one request and collects the response; with ``until`` it reads a streamed
-body until that predicate holds on what arrived, then disconnects like a client that leaves.
+body until that predicate holds on what arrived, then disconnects like a client that leaves;
+``leave_after`` disconnects after that many seconds whatever arrived. ``read=False`` is a
+client that never reads: the first body chunk blocks its sender until the client leaves.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ async def call(
     root_path: str = "",
     query: bytes = b"",
     until: Callable[[bytes], bool] | None = None,
+    leave_after: float | None = None,
+    read: bool = True,
 ) -> Reply:
     raw = b"" if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
     sent = {"host": "127.0.0.1:8000", "content-type": "application/json"}
@@ -58,7 +62,13 @@ async def call(
         await left.wait()
         return {"type": "http.disconnect"}
 
+    if leave_after is not None:
+        asyncio.get_running_loop().call_later(leave_after, left.set)
+
     async def send(message: dict[str, Any]) -> None:
+        if not read and message["type"] == "http.response.body":
+            await left.wait()
+            raise OSError("the client is gone")
         if message["type"] == "http.response.start":
             reply.status = message["status"]
             reply.headers = {k.decode(): v.decode() for k, v in message["headers"]}

@@ -1,6 +1,7 @@
 """The stdio backend's routing rules, in-process: a fake child instead of a subprocess.
 
-The fake records every frame written to it and lets the test speak as the server, so the
+The fake (tests/support/fake_child.py) records every frame written to it and lets the test
+speak as the server, so the
 pending table (id and progress-token remapping, cancel, fail-all), attribution, the cached
 ``initialize`` and the restart path are checked without spawning anything.
 """
@@ -8,61 +9,26 @@ pending table (id and progress-token remapping, cancel, fail-all), attribution, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from mcpb.loader.bridge import StdioBackend, StdioSettings
-from mcpb.loader.bridge import supervisor as supervisor_module
 from mcpb.loader.bridge.attribution import Unattributed, current_owner
 from mcpb.loader.bridge.pending import PendingTable
 from mcpb.mcphttp import RequestSink, Session, jsonrpc
-
-
-class FakeChild:
-    """Stands in for :class:`ChildProcess`: frames in a list, messages fed by the test."""
-
-    made: ClassVar[list[FakeChild]] = []
-
-    def __init__(self, command, env, cwd, label, on_message, on_exit, max_line) -> None:
-        self.on_message: Callable[[Any], None] = on_message
-        self.on_exit: Callable[[int], None] = on_exit
-        self.written: list[dict[str, Any]] = []
-        self.stopped = False
-        self.pid = 4242
-        FakeChild.made.append(self)
-
-    async def start(self) -> None:
-        return None
-
-    def write(self, frame: bytes) -> None:
-        if self.stopped:
-            raise ConnectionResetError("stopped")
-        self.written.append(jsonrpc.loads(frame))
-
-    async def drain(self) -> None:
-        return None
-
-    async def stop(self, grace: float) -> None:
-        self.stopped = True
-
-    def say(self, message: dict[str, Any]) -> None:
-        self.on_message(message)
-
-    def requests(self, method: str) -> list[dict[str, Any]]:
-        return [m for m in self.written if m.get("method") == method]
+from tests.support.fake_child import FakeChild, install
 
 
 @pytest.fixture(autouse=True)
 def fake_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    FakeChild.made = []
-    monkeypatch.setattr(supervisor_module, "ChildProcess", FakeChild)
+    install(monkeypatch)
 
 
-def backend(**settings: Any) -> StdioBackend:
-    return StdioBackend(["server"], {}, Path("."), "shared", StdioSettings(**settings))
+def backend(*, on_gave_up: Any = None, **settings: Any) -> StdioBackend:
+    stdio = StdioSettings(**settings)
+    return StdioBackend(["server"], {}, Path("."), "shared", stdio, on_gave_up=on_gave_up)
 
 
 def session(name: str, backend_: StdioBackend) -> Session:
@@ -78,10 +44,17 @@ def request(rid: Any, method: str, **params: Any) -> dict[str, Any]:
     return message
 
 
+async def next_item(sink: RequestSink) -> bytes:
+    item: bytes | None = await asyncio.wait_for(sink.queue.get(), 2)
+    assert item is not None
+    return item
+
+
 async def answer_of(sink: RequestSink) -> dict[str, Any]:
     while True:
         item = await asyncio.wait_for(sink.queue.get(), 2)
         if sink.finished():
+            assert item is not None
             return jsonrpc.loads(item)  # type: ignore[no-any-return]
 
 
@@ -119,7 +92,7 @@ def test_progress_tokens_are_remapped_both_ways() -> None:
         assert sent["params"]["_meta"]["progressToken"] == sent["id"]
         progress = {"progressToken": sent["id"], "progress": 1}
         child.say({"jsonrpc": "2.0", "method": "notifications/progress", "params": progress})
-        interim = jsonrpc.loads(await asyncio.wait_for(sink.queue.get(), 2))
+        interim = jsonrpc.loads(await next_item(sink))
         assert interim["params"] == {"progressToken": "tok", "progress": 1}
 
     asyncio.run(scenario())
@@ -212,7 +185,7 @@ def test_server_requests_go_only_to_a_certain_owner() -> None:
         sink_a, sink_c = RequestSink(streaming=True), RequestSink(streaming=True)
         await b.forward_request(a, request(1, "tools/call", name="ask"), sink_a)
         child.say({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {}})
-        routed = jsonrpc.loads(await asyncio.wait_for(sink_a.queue.get(), 2))
+        routed = jsonrpc.loads(await next_item(sink_a))
         assert routed["id"] == "q1"
         await b.forward_response(c, {"jsonrpc": "2.0", "id": "q1", "result": {}})  # not asked
         assert not [m for m in child.written if m.get("id") == "q1"]

@@ -39,6 +39,7 @@ class FakeBackend:
         self.responses: list[Message] = []
         self.down = False
         self.healthy = True
+        self.abandoned: list[tuple[object, str]] = []
 
     async def start(self) -> None:
         self.started = True
@@ -46,8 +47,11 @@ class FakeBackend:
     async def close(self) -> None:
         self.closed = True
 
-    async def probe(self) -> bool:
-        return self.healthy
+    async def check(self) -> str | None:
+        return None if self.healthy else "the fake server is not answering"
+
+    def abandon(self, session: Session, request_id: object, reason: str) -> None:
+        self.abandoned.append((request_id, reason))
 
     def attach(self, session: Session) -> None:
         self.attached.append(session.id)

@@ -5,8 +5,8 @@ notifications, then a result), ``sample`` (asks the client for sampling/createMe
 returns the answer), ``sleep`` (blocks for ``seconds``), ``stats`` (how many initialize and
 notifications/initialized it received), ``pid`` (its process id), ``notify_changed`` (emits
 ``notifications/tools/list_changed`` first), ``batch_notes`` (two log notifications as one JSON
-array on stdout). It reports on stderr its start and every
-``notifications/cancelled`` it receives. It never answers
+array on stdout), ``flood`` (``count`` log notifications of ``size`` bytes, then a result).
+It reports on stderr its start and every ``notifications/cancelled`` it receives. It never answers
 ``server/discover``: like some legacy servers, it hangs on that probe.
 """
 
@@ -91,6 +91,18 @@ def call_tool(request: dict[str, Any]) -> dict[str, Any]:
                 }
             )
         return text(f"done {steps}")
+    if name == "flood":
+        count, size = int(args.get("count", 100)), int(args.get("size", 1000))
+        data = "z" * size
+        for _ in range(count):
+            send(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/message",
+                    "params": {"level": "info", "logger": "flood", "data": data},
+                }
+            )
+        return text(f"flooded {count}")
     if name == "sample":
         ask_id = f"sample-{request['id']}"
         prompt = {"type": "text", "text": args.get("prompt", "")}
@@ -134,6 +146,7 @@ TOOLS = [
         "pid",
         "notify_changed",
         "batch_notes",
+        "flood",
     )
 ]
 

@@ -106,5 +106,11 @@ class UsageError(McpbError):
     service_exit_code = 64
 
 
+class ServerFailedError(McpbError):
+    """The MCP server kept exiting as soon as it started; restarting it was given up."""
+
+    service_exit_code = 75
+
+
 class BuildError(McpbError):
     """A bundle cannot be built: a missing wheel, a wrong-arch binary, a failed install."""

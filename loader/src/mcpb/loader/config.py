@@ -31,6 +31,8 @@ DEFAULT_BRIDGE_MODE = "shared"
 #: Session limits per bridge mode: a stateful session costs a whole server process.
 DEFAULT_MAX_SESSIONS = MAX_SESSIONS
 DEFAULT_SESSION_TIMEOUT = 600.0
+DEFAULT_REQUEST_TIMEOUT = 600.0
+DEFAULT_CRASH_LIMIT = 5
 LOCAL_HOST = "127.0.0.1"
 IMAGE_HOST = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
 
@@ -65,6 +67,8 @@ class LoaderConfig:
     bridge_mode: str = DEFAULT_BRIDGE_MODE
     max_sessions: int | None = None
     session_timeout: float | None = DEFAULT_SESSION_TIMEOUT
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
+    crash_limit: int = DEFAULT_CRASH_LIMIT
 
     @property
     def session_limit(self) -> int:
@@ -174,11 +178,10 @@ def parse_max_sessions(name: str, value: str) -> int | None:
     return limit
 
 
-def parse_session_timeout(name: str, value: str) -> float | None:
-    """Idle seconds before a session expires; ``0`` (or ``never``) means sessions never expire."""
+def _seconds_or_never(name: str, value: str, default: float, what: str) -> float | None:
     text = value.strip().lower()
     if not text:
-        return DEFAULT_SESSION_TIMEOUT
+        return default
     if text == "never":
         return None
     try:
@@ -186,8 +189,31 @@ def parse_session_timeout(name: str, value: str) -> float | None:
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds) or seconds < 0:
-        raise UsageError(f"{name}: expected idle seconds (0 = never), got {value!r}")
+        raise UsageError(f"{name}: expected {what} (0 = never), got {value!r}")
     return seconds or None
+
+
+def parse_session_timeout(name: str, value: str) -> float | None:
+    """Idle seconds before a session expires; ``0`` (or ``never``) means sessions never expire."""
+    return _seconds_or_never(name, value, DEFAULT_SESSION_TIMEOUT, "idle seconds")
+
+
+def parse_request_timeout(name: str, value: str) -> float | None:
+    """Seconds a request may wait for the server's answer; ``0`` (or ``never``): no limit."""
+    return _seconds_or_never(name, value, DEFAULT_REQUEST_TIMEOUT, "seconds")
+
+
+def parse_crash_limit(name: str, value: str) -> int:
+    """Consecutive fast exits of the server before restarting stops; ``0``: never stop."""
+    try:
+        limit = int(value.strip())
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise UsageError(
+            f"{name}: expected a whole number of exits (0 = never stop), got {value!r}"
+        )
+    return limit
 
 
 def parse_user_config_json(name: str, value: str) -> dict[str, object]:
@@ -238,6 +264,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bridge_mode", "MCPB_BRIDGE_MODE", "--bridge-mode", parse_bridge_mode),
     Setting("max_sessions", "MCPB_MAX_SESSIONS", "--max-sessions", parse_max_sessions),
     Setting("session_timeout", "MCPB_SESSION_TIMEOUT", "--session-timeout", parse_session_timeout),
+    Setting("request_timeout", "MCPB_REQUEST_TIMEOUT", "--request-timeout", parse_request_timeout),
+    Setting("crash_limit", "MCPB_CRASH_LIMIT", "--crash-limit", parse_crash_limit),
 )
 #: Read by :func:`mcpb.loader.run.configure_logging`, not part of :class:`LoaderConfig`.
 LOG_LEVEL_VARIABLE = "MCPB_LOG_LEVEL"

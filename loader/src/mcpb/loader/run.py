@@ -123,7 +123,12 @@ async def _serve_stdio(config: LoaderConfig, spec: LaunchSpec, stop: asyncio.Eve
             max_sessions=config.session_limit,
             session_timeout=config.session_timeout,
         ),
-        stdio=StdioSettings(kill_grace=config.stop_grace, stateful_hint=config.stateful_hint),
+        stdio=StdioSettings(
+            kill_grace=config.stop_grace,
+            stateful_hint=config.stateful_hint,
+            request_timeout=config.request_timeout,
+            crash_limit=config.crash_limit,
+        ),
         stateful=config.bridge_mode == "stateful",
     )
 

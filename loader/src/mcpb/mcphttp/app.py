@@ -68,9 +68,8 @@ class McpHttpApp:
         shared = self.sessions.shared
         count = len(self.sessions)
         if shared is not None:
-            if await shared.probe():
-                return Readiness(True, count)
-            return Readiness(False, count, "the MCP server is down or not answering")
+            problem = await shared.check()
+            return Readiness(problem is None, count, problem)
         if self.sessions.full:
             return Readiness(False, count, "the session limit is reached")
         return Readiness(True, count)

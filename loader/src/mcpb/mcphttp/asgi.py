@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from mcpb.mcphttp import jsonrpc, sse
+from mcpb.mcphttp.buffer import ByteQueue
 from mcpb.mcphttp.errors import DisconnectedError, Headers, HTTPError
 
 Scope = MutableMapping[str, Any]
@@ -143,7 +144,8 @@ def accepts(accept: bytes | None) -> tuple[bool, bool]:
     return wants_json, wants_sse
 
 
-async def _wait_disconnect(receive: Receive) -> None:
+async def wait_disconnect(receive: Receive) -> None:
+    """Return once the client has gone (the request body must have been read)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -158,16 +160,16 @@ def never() -> bool:
 async def pump(
     receive: Receive,
     send: Send,
-    queue: asyncio.Queue[bytes] | asyncio.Queue[bytes | None],
+    queue: ByteQueue,
     finished: Callable[[], bool],
     keepalive: float,
 ) -> bool:
-    """Relay queued messages as SSE events until ``finished()`` or a None in the queue.
+    """Relay queued messages as SSE events until ``finished()`` or the queue's end.
 
     Sends a keep-alive comment whenever the stream is quiet for ``keepalive`` seconds.
     Returns False when the client disconnected first.
     """
-    disconnect = asyncio.ensure_future(_wait_disconnect(receive))
+    disconnect = asyncio.ensure_future(wait_disconnect(receive))
     try:
         while not finished():
             getter = asyncio.ensure_future(queue.get())

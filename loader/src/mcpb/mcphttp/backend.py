@@ -31,13 +31,15 @@ class Backend(Protocol):
 
     Lifecycle: ``start`` before the first session is attached (raise
     :class:`~mcpb.bundle.errors.UsageError` or :class:`OSError` when it cannot start),
-    ``close`` once when the last use is over. ``probe`` answers ``/ready``.
+    ``close`` once when the last use is over. ``check`` answers ``/ready``.
 
     Messages: ``initialize`` and ``forward_request`` must eventually put exactly one final
     message on ``sink`` (``sink`` is None for legacy SSE sessions: deliver with
     ``session.push``); they may raise :class:`BackendUnavailableError` instead.
     ``forward_request`` registers the request in ``session.inflight`` under its client id
-    until it is answered, so the session is not expired while it waits.
+    until it is answered. ``abandon`` is called when the client of a request left (or cannot
+    keep up) before its answer: cancel it in the server and forget it — an abandoned request
+    must not keep resources, nor change how other sessions' messages are routed.
     """
 
     async def start(self) -> None:
@@ -46,8 +48,8 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Fail what is in flight and release the server."""
 
-    async def probe(self) -> bool:
-        """Whether the server answers now (``/ready``)."""
+    async def check(self) -> str | None:
+        """Why the server would not answer now (``/ready``), or None when it would."""
 
     def attach(self, session: Session) -> None:
         """A session now talks to this backend."""
@@ -70,6 +72,9 @@ class Backend(Protocol):
 
     async def forward_response(self, session: Session, message: Message) -> None:
         """Send a client's answer to a server→client request on."""
+
+    def abandon(self, session: Session, request_id: object, reason: str) -> None:
+        """The client of request ``request_id`` is gone: cancel it upstream and forget it."""
 
 
 #: Makes a backend for a label (``"shared"`` or a session tag such as ``"s12"``).

@@ -51,6 +51,10 @@ class SessionTable:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def __contains__(self, session_id: object) -> bool:
+        """Whether a session with this id lives (without marking it used, unlike :meth:`get`)."""
+        return session_id in self._sessions
+
     @property
     def full(self) -> bool:
         """No room for another session."""
@@ -81,7 +85,13 @@ class SessionTable:
                 await backend.start()
             finally:
                 self._reserved -= 1
-        session = Session(secrets.token_urlsafe(32), legacy, tag)
+        session = Session(
+            secrets.token_urlsafe(32),
+            legacy,
+            tag,
+            buffer_limit=self._settings.max_buffer,
+            hold_seconds=self._settings.hold_seconds,
+        )
         backend.attach(session)
         self._sessions[session.id] = session
         if backend is not self.shared:
@@ -109,10 +119,7 @@ class SessionTable:
         """Forget a session; a backend of its own is closed in the background."""
         if self._sessions.pop(session.id, None) is None:
             return
-        session.closed = True
-        if session.stream is not None:
-            session.stream.put_nowait(None)
-            session.stream = None
+        session.close()
         own = self._own.pop(session.id, None)
         (own or self.shared or _nothing).detach(session)
         if own is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mcpb.bundle.errors import UsageError
+from mcpb.mcphttp.buffer import DEFAULT_MAX_BUFFER
 
 #: Sessions allowed at once unless configured.
 DEFAULT_MAX_SESSIONS = 1000
@@ -23,6 +24,9 @@ class HttpSettings:
     ``session_timeout=None`` means sessions never expire while idle. ``allow_origins`` and
     ``allowed_hosts`` empty mean the defaults of :mod:`mcpb.mcphttp.guard` (loopback only when
     bound to loopback, anything otherwise). ``base_url`` prefixes the legacy ``endpoint`` URL.
+    ``max_buffer`` bounds, in bytes, each buffer one client can make the server hold (its
+    stream, a request's stream, messages waiting for a stream); ``hold_seconds`` is how long a
+    message waits for the client to open a stream.
     """
 
     host: str = "127.0.0.1"
@@ -41,6 +45,8 @@ class HttpSettings:
     keepalive_interval: float = 15.0
     init_timeout: float = 120.0
     base_url: str = ""
+    max_buffer: int = DEFAULT_MAX_BUFFER
+    hold_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         paths = [self.mcp_path, self.sse_path, self.message_path, self.ready_path]
@@ -58,5 +64,9 @@ class HttpSettings:
             raise UsageError(f"the body limit must be at least 1024 bytes, got {self.max_body}")
         if self.session_timeout is not None and self.session_timeout <= 0:
             raise UsageError(f"the session timeout must be positive, got {self.session_timeout}")
+        if self.max_buffer < 64 * 1024:
+            raise UsageError(f"the client buffer must be at least 64 KiB, got {self.max_buffer}")
+        if self.hold_seconds <= 0:
+            raise UsageError(f"the hold time must be positive, got {self.hold_seconds}")
         if self.keepalive_interval <= 0:
             raise UsageError(f"keep-alive interval must be positive, got {self.keepalive_interval}")

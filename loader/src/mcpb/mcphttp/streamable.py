@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ from mcpb.mcphttp.asgi import (
     read_json_body,
     respond,
     start_stream,
+    wait_disconnect,
 )
 from mcpb.mcphttp.backend import BackendUnavailableError
 from mcpb.mcphttp.errors import HTTPError
@@ -159,23 +161,49 @@ class StreamableEndpoint:
         wants_json: bool,
         wants_sse: bool,
     ) -> None:
+        """Forward a request and answer it; a client that leaves first has it abandoned.
+
+        While the answer is awaited the session counts as busy (a client is waiting). A client
+        that disconnects, or lets interim messages pile up past its buffer, has the request
+        abandoned in the backend (which cancels it in the server) instead of forgotten.
+        """
         client_id = message["id"]
-        sink = RequestSink(streaming=wants_sse)
+        sink = RequestSink(streaming=wants_sse, limit=self.settings.max_buffer)
+        backend = self.sessions.backend_of(session)
+        session.exchanges += 1
         try:
-            await self.sessions.backend_of(session).forward_request(session, message, sink)
-        except BackendUnavailableError:
-            raise unavailable(client_id) from None
-        first = await sink.queue.get()
-        if sink.finished() and wants_json:
-            await respond(send, 200, first, JSON)
-            return
-        await start_stream(send, None, sse.message_event(first))
-        if not sink.finished():
-            keepalive = self.settings.keepalive_interval
-            if not await pump(receive, send, sink.queue, sink.finished, keepalive):
+            try:
+                await backend.forward_request(session, message, sink)
+            except BackendUnavailableError:
+                raise unavailable(client_id) from None
+            watcher = asyncio.ensure_future(wait_disconnect(receive))
+            watcher.add_done_callback(lambda done: _end_unless_cancelled(done, sink))
+            try:
+                first = await sink.queue.get()
+            finally:
+                watcher.cancel()
+            if first is None:
                 sink.closed = True
+                why = "its stream overflowed" if sink.overflowed else "the client disconnected"
+                backend.abandon(session, client_id, why)
                 return
-        await end_stream(send)
+            if sink.finished() and wants_json:
+                await respond(send, 200, first, JSON)
+                return
+            await start_stream(send, None, sse.message_event(first))
+            if not sink.finished():
+                keepalive = self.settings.keepalive_interval
+                stayed = await pump(receive, send, sink.queue, sink.finished, keepalive)
+                if not stayed or sink.overflowed:
+                    sink.closed = True
+                    why = "its stream overflowed" if stayed else "the client disconnected"
+                    backend.abandon(session, client_id, why)
+                    if not stayed:
+                        return
+            await end_stream(send)
+        finally:
+            session.exchanges -= 1
+            session.last_seen = time.monotonic()
 
     async def _initialize(
         self, message: Message, headers: dict[bytes, bytes], send: Send, wants_json: bool
@@ -188,7 +216,7 @@ class StreamableEndpoint:
                 400, "initialize must not carry an Mcp-Session-Id header", rpc_id=request_id
             )
         session = await open_session(self.sessions, self.settings, legacy=False, rpc_id=request_id)
-        sink = RequestSink(streaming=False)
+        sink = RequestSink(streaming=False, limit=self.settings.max_buffer)
         try:
             await self.sessions.backend_of(session).initialize(session, message, sink)
         except BackendUnavailableError:
@@ -203,6 +231,9 @@ class StreamableEndpoint:
             self.sessions.end(session)
             text = f"the MCP server did not answer initialize within {timeout}s"
             raise HTTPError(504, text, rpc_id=request_id, code=jsonrpc.SERVER_UNAVAILABLE) from None
+        if payload is None:
+            self.sessions.end(session)
+            raise unavailable(request_id)
         result = orjson.loads(payload).get("result")
         session_headers = []
         if isinstance(result, dict):
@@ -251,7 +282,7 @@ class StreamableEndpoint:
                 elif "id" not in item:
                     await backend.forward_notification(session, item)
                 else:
-                    sink = RequestSink(streaming=False)
+                    sink = RequestSink(streaming=False, limit=self.settings.max_buffer)
                     if item["method"] == "server/discover":
                         sink.put(discover_refusal(item["id"]), final=True)
                     else:
@@ -262,7 +293,7 @@ class StreamableEndpoint:
         if not sinks:
             await respond(send, 202, b"", TEXT)
             return
-        answers = [await sink.queue.get() for sink in sinks]
+        answers = [await _final(sink) for sink in sinks]
         await respond(send, 200, b"[" + b",".join(answers) + b"]", JSON)
 
     async def _get(self, headers: dict[bytes, bytes], receive: Receive, send: Send) -> None:
@@ -277,3 +308,14 @@ class StreamableEndpoint:
             await end_stream(send)
         finally:
             session.close_stream(stream)
+
+
+async def _final(sink: RequestSink) -> bytes:
+    """A batched request's answer (its sink does not stream: the answer is all it gets)."""
+    return await sink.queue.get() or b"null"
+
+
+def _end_unless_cancelled(watcher: asyncio.Future[None], sink: RequestSink) -> None:
+    """The client left while its answer was awaited: wake the waiter with the end marker."""
+    if not watcher.cancelled():
+        sink.queue.end()

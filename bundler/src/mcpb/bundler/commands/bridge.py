@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from mcpb.bundle.errors import UsageError
-from mcpb.loader.bridge import MAX_SESSIONS, BridgeConfig, serve_bridge
+from mcpb.loader.bridge import MAX_SESSIONS, BridgeConfig, StdioSettings, serve_bridge
 from mcpb.mcphttp import HttpSettings
 from mcpb.mcphttp import run as run_loop
 
@@ -127,6 +127,33 @@ def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
     help="Seconds the server may take to answer initialize before the session is dropped.",
 )
 @click.option(
+    "--request-timeout",
+    "request_timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds a request may wait for the server's answer before the client gets an error "
+    "and the server a cancellation; 0 = no limit.",
+)
+@click.option(
+    "--crash-limit",
+    "crash_limit",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Exits within 10 s of starting, in a row, before restarting stops and the bridge "
+    "exits; 0 = restart forever.",
+)
+@click.option(
+    "--max-buffer",
+    "max_buffer",
+    type=click.IntRange(min=64 * 1024),
+    default=8 * 1024 * 1024,
+    show_default=True,
+    help="Bytes one client may make the bridge hold for it (each stream); past it the client "
+    "loses that stream.",
+)
+@click.option(
     "--keepalive",
     "keepalive",
     type=click.FloatRange(min=0.01),
@@ -159,6 +186,9 @@ def bridge(
     max_sessions: int | None,
     allowed_host: tuple[str, ...],
     init_timeout: float,
+    request_timeout: float,
+    crash_limit: int,
+    max_buffer: int,
     keepalive: float,
     log_level: str,
 ) -> None:
@@ -184,8 +214,10 @@ def bridge(
         keepalive_interval=keepalive,
         init_timeout=init_timeout,
         base_url=base_url,
+        max_buffer=max_buffer,
     )
-    config = BridgeConfig(http=http, stateful=stateful)
+    stdio_settings = StdioSettings(request_timeout=request_timeout or None, crash_limit=crash_limit)
+    config = BridgeConfig(http=http, stdio=stdio_settings, stateful=stateful)
     command = split_command(stdio)
     path = mcp_path if output_transport == "streamableHttp" else sse_path
 

@@ -67,6 +67,16 @@ from mcpb.loader.run import configure_logging, run_loader
     "--session-timeout",
     help="Idle seconds before a session expires, 0 = never. [$MCPB_SESSION_TIMEOUT; default: 600]",
 )
+@click.option(
+    "--request-timeout",
+    help="Seconds a request may wait for the server's answer, 0 = no limit. "
+    "[$MCPB_REQUEST_TIMEOUT; default: 600]",
+)
+@click.option(
+    "--crash-limit",
+    help="Exits within 10 s of starting, in a row, before the loader stops restarting the "
+    "server and exits 75; 0 = restart forever.  [$MCPB_CRASH_LIMIT; default: 5]",
+)
 def run(
     bundle: str, user_config: tuple[str, ...], allow_unverified: bool | None, **flags: str | None
 ) -> None:

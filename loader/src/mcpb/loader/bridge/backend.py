@@ -13,6 +13,12 @@ Routing rules (``docs/bridge.md`` has them for users):
   answered by the bridge itself) and a logging notification is dropped. A server→client
   request is answered only by the session it was routed to.
 
+A request is forgotten only once it is answered, cancelled, timed out or abandoned: a client
+that leaves has it abandoned (``notifications/cancelled`` with the child-side id); one the
+child does not answer within ``request_timeout`` gets error -32001 and is cancelled the same
+way. A server→client request that finds no client stream is held by the session for a
+bounded time, then refused to the child.
+
 The child's ``initialize`` happens once: the first client's request goes through, its result is
 cached and replayed to later sessions with their own ids; the bridge itself sends
 ``notifications/initialized`` and drops the clients' copies. When the child dies its in-flight
@@ -25,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,8 @@ from mcpb.mcphttp.sink import RequestSink
 log = logging.getLogger("mcpb.bridge")
 
 _PROBE_TIMEOUT = 2.0
+#: JSON-RPC error code of a request the server did not answer in time (the SDKs' RequestTimeout).
+REQUEST_TIMEOUT = -32001
 #: A child that sent anything this recently counts as answering without a ping.
 _RECENTLY = 10.0
 
@@ -56,8 +64,11 @@ class StdioBackend:
         cwd: Path,
         label: str,
         settings: StdioSettings,
+        *,
+        on_gave_up: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._sweeper: asyncio.Task[None] | None = None
         self.label = label
         self.sessions: dict[str, Session] = {}
         self._pending = PendingTable()
@@ -79,6 +90,7 @@ class StdioBackend:
             on_message=self._on_child_message,
             on_down=self._on_child_down,
             on_restarted=self._replay_initialize,
+            on_gave_up=on_gave_up,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -96,12 +108,47 @@ class StdioBackend:
     async def start(self) -> None:
         """Spawn the child; a command that cannot be executed is a UsageError."""
         await self.supervisor.start()
+        timeout = self._settings.request_timeout
+        if timeout is not None:
+            self._sweeper = asyncio.create_task(self._expire_requests(timeout))
 
     async def close(self) -> None:
         """Fail what is in flight, stop the child's process group and reap it."""
         self.supervisor.closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self._fail_all("the bridge is shutting down")
         await self.supervisor.close()
+
+    async def _expire_requests(self, timeout: float) -> None:
+        """Answer and cancel the requests the child leaves unanswered for ``timeout`` s."""
+        text = f"the MCP server did not answer within {timeout:g}s (request timeout)"
+        while True:
+            await asyncio.sleep(min(max(timeout / 4, 0.05), 1.0))
+            for pending in self._pending.overdue(time.monotonic() - timeout):
+                if not self._pending.discard(pending):
+                    continue
+                log.warning("[%s] request %r timed out", self.label, pending.client_id)
+                if pending.is_init:
+                    self._release_init_wait()
+                self._cancel_in_child(pending, "request timeout")
+                self._finish(pending, jsonrpc.error(pending.client_id, REQUEST_TIMEOUT, text))
+
+    def abandon(self, session: Session, request_id: object, reason: str) -> None:
+        """The client left before the answer: cancel the request in the child and forget it."""
+        pending = lookup(session.inflight, request_id)
+        if not isinstance(pending, Pending) or not self._pending.discard(pending):
+            return
+        log.debug("[%s] request %r abandoned: %s", session.tag, request_id, reason)
+        if pending.is_init:
+            self._release_init_wait()
+        self._cancel_in_child(pending, reason)
+
+    def _cancel_in_child(self, pending: Pending, reason: str) -> None:
+        if self.supervisor.closing or self.supervisor.child is None:
+            return
+        params = {"requestId": pending.upstream_id, "reason": reason}
+        self._send_now({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params})
 
     def attach(self, session: Session) -> None:
         """Route the child's broadcasts to ``session`` from now on."""
@@ -112,19 +159,13 @@ class StdioBackend:
         self.sessions.pop(session.id, None)
         self._subscriptions.pop(session.id, None)
         for pending in list(session.inflight.values()):
-            if not isinstance(pending, Pending):
+            if not isinstance(pending, Pending) or not self._pending.discard(pending):
                 continue
             # Wake the HTTP request still waiting; the child's late answer is then dropped.
             self._finish(pending, error_for(pending, "the session ended"))
-            if self.supervisor.closing or self.supervisor.child is None:
-                continue
-            self._send_now(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "notifications/cancelled",
-                    "params": {"requestId": pending.upstream_id, "reason": "session ended"},
-                }
-            )
+            if pending.is_init:
+                self._release_init_wait()
+            self._cancel_in_child(pending, "session ended")
         session.inflight.clear()
         for request_id, (owner, _) in list(self._server_requests.items()):
             if owner is session:
@@ -151,21 +192,24 @@ class StdioBackend:
         self._send_now({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return True
 
-    async def probe(self) -> bool:
-        """Whether the child is answering: it said something recently, or answers a ``ping``.
+    async def check(self) -> str | None:
+        """Why the child would not answer now, or None: it said something recently, or it
+        answers a ``ping``.
 
         Recent output counts so that a server busy with a long call (one that handles a request
         at a time cannot answer a ping meanwhile) is not reported unready while it works.
         """
+        if self.supervisor.gave_up is not None:
+            return self.supervisor.gave_up
         if not self.supervisor.is_up or self.supervisor.closing:
-            return False
+            return "the MCP server is down or restarting"
         if time.monotonic() - self.supervisor.last_heard < _RECENTLY:
-            return True
+            return None
         try:
             await self._internal_request("ping", None, _PROBE_TIMEOUT)
         except (TimeoutError, ConnectionError):
-            return False
-        return True
+            return "the MCP server does not answer ping"
+        return None
 
     # ----------------------------------------------------------------- client → child
 
@@ -351,11 +395,19 @@ class StdioBackend:
         if pending is not None:
             pending.asking += 1
             self._askers.add(pending.kind)
-        log.debug("[%s] server request %r routed to [%s]", self.label, message["id"], session.tag)
-        if not self._deliver_interim(session, pending, jsonrpc.dumps(message)):
-            del self._server_requests[message["id"]]
+        request_id = message["id"]
+        log.debug("[%s] server request %r routed to [%s]", self.label, request_id, session.tag)
+
+        def undelivered() -> None:
+            if self._server_requests.pop(request_id, None) is not None:
+                answered(pending)
+                why = f"the client opened no stream within {session.hold_seconds:g}s"
+                self._refuse_server_request(request_id, why)
+
+        if not self._deliver_interim(session, pending, jsonrpc.dumps(message), undelivered):
+            del self._server_requests[request_id]
             answered(pending)
-            self._refuse_server_request(message["id"], "the client has no open stream")
+            self._refuse_server_request(request_id, "the client has no stream to receive it")
 
     def _on_notification(self, method: str, message: Message) -> None:
         params = message.get("params")
@@ -397,12 +449,18 @@ class StdioBackend:
         """The certain owner (module docstring); ``asking`` is an encoded server→client request."""
         return current_owner(self._pending, self.sessions.values(), asking, self._askers)
 
-    def _deliver_interim(self, session: Session, pending: Pending | None, payload: bytes) -> bool:
+    def _deliver_interim(
+        self,
+        session: Session,
+        pending: Pending | None,
+        payload: bytes,
+        undelivered: Callable[[], None] | None = None,
+    ) -> bool:
         if pending is not None:
             sink = pending.sink
             if sink is not None and sink.streaming and sink.put(payload, final=False):
                 return True
-        return session.push(payload)
+        return session.push(payload, undelivered)
 
     def _deliver_final(
         self, session: Session | None, sink: RequestSink | None, payload: bytes

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import orjson
 from mcpb.loader.process_group import GroupProcess
 
 log = logging.getLogger("mcpb.bridge")
+
+#: stderr lines kept for reports (``/ready`` when the server keeps failing).
+STDERR_TAIL = 5
 
 
 class ChildProcess:
@@ -46,6 +50,8 @@ class ChildProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.returncode: int | None = None
+        #: The last lines the server wrote on stderr (what it said before dying).
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
 
     @property
     def pid(self) -> int | None:
@@ -121,7 +127,9 @@ class ChildProcess:
                 continue
             if not line:
                 return
-            log.info("[%s] %s", self.label, line.decode("utf-8", "replace").rstrip())
+            text = line.decode("utf-8", "replace").rstrip()
+            self.stderr_tail.append(text[:500])
+            log.info("[%s] %s", self.label, text)
 
     async def stop(self, grace: float) -> None:
         """Stop the whole process group (stdin closed first) and reap it."""

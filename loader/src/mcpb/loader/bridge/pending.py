@@ -9,6 +9,7 @@ answer goes, and what the attribution rules need to know about it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ class Pending:
     arguments: Any = None
     init_params: Any = None
     future: asyncio.Future[Message] | None = None
+    started: float = 0.0
 
 
 def lookup(table: Mapping[Any, V], key: Any) -> V | None:
@@ -87,7 +89,13 @@ class PendingTable:
         client_id = message["id"]
         method = message["method"]
         pending = Pending(
-            upstream_id, client_id, session, sink, is_init=is_init, asks_back=method in ASKS_BACK
+            upstream_id,
+            client_id,
+            session,
+            sink,
+            is_init=is_init,
+            asks_back=method in ASKS_BACK,
+            started=time.monotonic(),
         )
         params = message.get("params")
         if isinstance(params, dict):
@@ -142,6 +150,16 @@ class PendingTable:
         session = pending.session
         if session is not None and lookup(session.inflight, pending.client_id) is pending:
             del session.inflight[pending.client_id]
+
+    def overdue(self, cutoff: float) -> list[Pending]:
+        """Client requests started before ``cutoff`` (oldest first; the bridge's own excluded)."""
+        late: list[Pending] = []
+        for pending in self._by_id.values():
+            if pending.started >= cutoff:
+                break  # insertion order is start order
+            if pending.session is not None:
+                late.append(pending)
+        return late
 
     def drain(self) -> list[Pending]:
         """Remove and return every request in flight (the child is gone)."""

@@ -20,7 +20,9 @@ class StdioSettings:
 
     ``stateful_hint`` is how the user would switch to one child per session, in the words of
     the entry point that configured the bridge (``--stateful``, ``MCPB_BRIDGE_MODE=stateful``):
-    error texts quote it.
+    error texts quote it. ``request_timeout`` (None: never) answers a request the server has
+    not answered in time with an error and cancels it in the server. ``crash_limit``
+    consecutive exits within ``STABLE_AFTER`` seconds of a start end the restarting (0: never).
     """
 
     restart_backoff_min: float = 0.1
@@ -29,6 +31,8 @@ class StdioSettings:
     kill_grace: float = 2.0
     max_message: int = 64 * 1024 * 1024
     stateful_hint: str = "--stateful"
+    request_timeout: float | None = 600.0
+    crash_limit: int = 5
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ The supervisor knows nothing of JSON-RPC routing. It reports each message the ch
 once), and, after a restart, asks ``on_restarted`` to bring the new child to the state the
 old one had (the cached ``initialize``); until that succeeds the child does not count as up
 and writers wait (up to ``unavailable_timeout``) or get :class:`BackendUnavailableError`.
+
+A server that cannot start (a missing argument, a broken dependency) exits again at once.
+After ``crash_limit`` consecutive exits within :data:`STABLE_AFTER` seconds of their start the
+supervisor stops restarting: :attr:`gave_up` says why, with the last lines of the server's
+stderr, writers get :class:`BackendUnavailableError` at once, and ``on_gave_up`` is told (the
+loader then exits so the platform's restart policy takes over).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,7 @@ class Supervisor:
         on_message: Callable[[Any], None],
         on_down: Callable[[int], None],
         on_restarted: Callable[[], Awaitable[bool]],
+        on_gave_up: Callable[[str], None] | None = None,
     ) -> None:
         self._command = list(command)
         self._env = dict(env)
@@ -51,6 +58,10 @@ class Supervisor:
         self._on_message = on_message
         self._on_down = on_down
         self._on_restarted = on_restarted
+        self._on_gave_up = on_gave_up
+        #: Why restarting was given up (None while it goes on).
+        self.gave_up: str | None = None
+        self._fast_failures = 0
         self.child: ChildProcess | None = None
         self._up = asyncio.Event()
         self.closing = False
@@ -115,8 +126,28 @@ class Supervisor:
             return
         log.warning("[%s] stdio server exited with code %d", self.label, code)
         self._on_down(code)
+        if self._count_failure(f"last exit code {code}", child.stderr_tail):
+            return
         if self._restart_task is None or self._restart_task.done():
             self._restart_task = asyncio.create_task(self._restart())
+
+    def _count_failure(self, what: str, stderr_tail: Iterable[str] = ()) -> bool:
+        """Count an exit (or failed spawn); True when restarting is given up now."""
+        if time.monotonic() - self._started_at > STABLE_AFTER:
+            self._fast_failures = 0
+        self._fast_failures += 1
+        limit = self._settings.crash_limit
+        if not limit or self._fast_failures < limit:
+            return False
+        said = " | ".join(stderr_tail) or "(nothing)"
+        self.gave_up = (
+            f"the MCP server exited {self._fast_failures} times within {STABLE_AFTER:.0f}s "
+            f"of starting ({what}); restarting stopped. Its last stderr lines: {said}"
+        )
+        log.error("[%s] %s", self.label, self.gave_up)
+        if self._on_gave_up is not None:
+            self._on_gave_up(self.gave_up)
+        return True
 
     async def _restart(self) -> None:
         while not self.closing:
@@ -130,6 +161,9 @@ class Supervisor:
                 await self._spawn()
             except OSError as err:
                 log.error("[%s] cannot restart the stdio server: %s", self.label, err)
+                self._started_at = time.monotonic()  # a failed attempt is a fast failure
+                if self._count_failure(f"cannot start it: {err}"):
+                    return
                 continue
             self.restarts += 1
             if await self._on_restarted():
@@ -140,6 +174,8 @@ class Supervisor:
 
     async def ready_child(self) -> ChildProcess:
         """The running child, waiting while it restarts; BackendUnavailableError if too long."""
+        if self.gave_up is not None:
+            raise BackendUnavailableError(self.gave_up)
         if not self._up.is_set():
             try:
                 await asyncio.wait_for(self._up.wait(), self._settings.unavailable_timeout)
