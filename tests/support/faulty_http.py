@@ -2,7 +2,8 @@
 
 Each request takes the next action from a plan: serve normally (honouring ``Range`` when
 enabled), answer 500/404, cut the connection mid-body (TCP reset), stall before answering,
-or redirect. Requests are recorded so tests can assert what the client actually sent.
+trickle the body a byte at a time, or redirect (also to a URL whose port is not a number).
+Requests are recorded so tests can assert what the client actually sent.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FaultyServer:
     etag: str | None = '"v1"'
     send_length: bool = True
     stall: float = 2.0
+    trickle: float = 0.05  # seconds between bytes of a "trickle" response
     requests: list[dict[str, str]] = field(default_factory=list)
     url: str = ""
 
@@ -53,6 +55,20 @@ def _handler(state: FaultyServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", "/moved/bundle.mcpb")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif action == "redirect-badport":
+                self.send_response(302)
+                self.send_header("Location", "http://127.0.0.1:99999/bundle.mcpb")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif action == "trickle":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(state.body)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    for i in range(len(state.body)):
+                        self.wfile.write(state.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(state.trickle)
             elif action == "stall":
                 time.sleep(state.stall)
                 self._serve(cut=False)

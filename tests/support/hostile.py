@@ -60,6 +60,7 @@ class RawMember:
     flags: int = 0
     local_name: str | bytes | None = None  # a different name in the local header
     offset: int | None = None  # point the central directory elsewhere (overlaps)
+    listed: bool = True  # False: a local entry the central directory does not list (hidden)
 
 
 def _b(name: str | bytes) -> bytes:
@@ -102,6 +103,8 @@ def raw_zip(members: Sequence[RawMember], *, comment: bytes = b"") -> bytes:
             0,
         )
         body += local_name + payload
+        if not m.listed:
+            continue
         central += struct.pack(
             "<4s6H3I5H2I",
             b"PK\x01\x02",
@@ -123,7 +126,7 @@ def raw_zip(members: Sequence[RawMember], *, comment: bytes = b"") -> bytes:
             offset if m.offset is None else m.offset,
         )
         central += name
-    count = len(members)
+    count = sum(1 for m in members if m.listed)
     zip64 = b""
     if count > 0xFFFF:  # zip64 end records carry the real count
         at = len(body) + len(central)
@@ -243,6 +246,48 @@ def bomb_overlap(directory: Path) -> HostileCase:
     data = b"A" * 4000
     members = [RawMember("a.txt", data), RawMember("b.txt", data, local_name="a.txt", offset=0)]
     return _raw_case(directory, "bomb_overlap", members, UnsafeArchiveError, "a.txt")
+
+
+@case
+def hidden_entry(directory: Path) -> HostileCase:
+    """A local entry between two listed ones that the central directory does not list."""
+    members = [
+        RawMember("server.py", GOOD),
+        RawMember("evil.py", b"import os; os.system('id')\n", listed=False),
+    ]  # the manifest follows
+    return _raw_case(directory, "hidden_entry", members, UnsafeArchiveError, "manifest.json")
+
+
+@case
+def hidden_tail(directory: Path) -> HostileCase:
+    """An unlisted local entry after the last listed one, before the central directory."""
+    path = directory / "hidden_tail.mcpb"
+    members = [
+        RawMember("server.py", GOOD),
+        manifest_member(),
+        RawMember("evil.py", b"print('hidden')\n", listed=False),
+    ]
+    path.write_bytes(raw_zip(members))
+    return HostileCase("hidden_tail", path, UnsafeArchiveError, "before the central directory")
+
+
+@case
+def prepended_bytes(directory: Path) -> HostileCase:
+    """Bytes before the first local header (a self-extractor stub, or anything)."""
+    path = directory / "prepended_bytes.mcpb"
+    stub = b"#!/bin/sh\necho hi\nexit 0\n"
+    path.write_bytes(stub + raw_zip([RawMember("s.py", GOOD), manifest_member()]))
+    return HostileCase("prepended_bytes", path, UnsafeArchiveError, "before the archive")
+
+
+@case
+def prepended_archive(directory: Path) -> HostileCase:
+    """A whole second archive in front: one file, two different archives to two readers."""
+    path = directory / "prepended_archive.mcpb"
+    first = raw_zip([RawMember("evil.py", b"print('first')\n"), manifest_member()])
+    second = raw_zip([RawMember("server.py", GOOD), manifest_member()])
+    path.write_bytes(first + second)
+    return HostileCase("prepended_archive", path, UnsafeArchiveError, "before the archive")
 
 
 @case
@@ -398,7 +443,9 @@ def no_manifest(directory: Path) -> HostileCase:
 def manifest_not_json(directory: Path) -> HostileCase:
     path = directory / "manifest_not_json.mcpb"
     path.write_bytes(raw_zip([RawMember("manifest.json", b'{"name": "x",\n  oops}')]))
-    return HostileCase("manifest_not_json", path, ArchiveError, "manifest.json:2:")
+    return HostileCase(
+        "manifest_not_json", path, ArchiveError, "manifest.json: invalid JSON at line 2"
+    )
 
 
 @case

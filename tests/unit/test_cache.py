@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpb.bundle.errors import IncompatibleError, IntegrityError, UsageError
+from mcpb.bundle.errors import FetchError, IncompatibleError, IntegrityError, UsageError
 from mcpb.bundle.platform import Arch, Platform
 from mcpb.loader.cache import BundleCache
 from mcpb.loader.compat import Machine
@@ -58,9 +58,16 @@ def test_cached_bundle_without_tree_is_rechecked(tmp_path: Path, bundle: tuple[P
     cache = BundleCache(tmp_path / "cache")
     cache.prepare_dirs()
     cache.bundle_path(sha).write_bytes(path.read_bytes()[:-1] + b"X")  # corrupted in place
-    with pytest.raises(IntegrityError):
-        obtain(config("http://127.0.0.1:9/unused", cache.root, sha), machine=AMD64_311)
+    once = FetchOptions(attempts=1)
+    # The rotten copy is removed and the bundle fetched again (which fails here: no server).
+    with pytest.raises(FetchError, match="connection refused"):
+        obtain(
+            config("http://127.0.0.1:9/unused", cache.root, sha),
+            machine=AMD64_311,
+            fetch_options=once,
+        )
     assert entries(cache.root / "trees") == []
+    assert entries(cache.root / "bundles") == []
 
 
 def test_digest_mismatch_extracts_nothing(tmp_path: Path, bundle: tuple[Path, str]) -> None:

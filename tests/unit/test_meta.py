@@ -153,7 +153,8 @@ def test_read_meta_sources_and_errors() -> None:
     # _meta wins over a stray sidecar
     assert read_meta({"_meta": {META_KEY: {"platform": "p"}}}, b"{}") == BundleMeta(platform="p")
     bad: list[tuple[dict[str, Any], bytes | None, str]] = [
-        ({}, b"not json", "not valid JSON"),
+        ({}, b"not json", "invalid JSON at line 1"),
+        ({}, b"[" * 5000 + b"]" * 5000, "nested too deeply"),
         ({}, b"[]", "expected a JSON object"),
         ({"_meta": {META_KEY: {"platform": 3}}}, None, "platform: expected a string"),
         ({"_meta": {META_KEY: {"files": []}}}, None, "files: expected an object"),

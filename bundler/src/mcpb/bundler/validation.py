@@ -19,6 +19,7 @@ Warnings (may be fine, printed):
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -97,7 +98,10 @@ def check_references(data: Mapping[str, Any], files: FileView) -> tuple[list[Iss
     entry_rel = None
     if isinstance(entry, str) and entry:
         entry_rel = entry.removeprefix("${__dirname}/").removeprefix("./")
-        if files.kind(entry_rel) != "file":
+        normal = posixpath.normpath(entry_rel) if entry_rel else entry_rel
+        if entry_rel.startswith("/") or _outside(normal):
+            errors.append(Issue("server.entry_point", f"{entry}: {_LEAVES}"))
+        elif files.kind(entry_rel) != "file":
             why = files.why_missing(entry_rel)
             errors.append(Issue("server.entry_point", f"{entry_rel}: {why}"))
     config = _mapping(server.get("mcp_config"))
@@ -218,7 +222,9 @@ def _check_config(
     command = config.get("command")
     if isinstance(command, str):
         for rel in _dirname_paths(command):
-            if files.kind(rel) != "file":
+            if _outside(rel):
+                errors.append(Issue(f"{prefix}.command", f"{command}: {_LEAVES}"))
+            elif files.kind(rel) != "file":
                 errors.append(Issue(f"{prefix}.command", f"{rel}: {files.why_missing(rel)}"))
             elif not files.executable(rel):
                 warnings.append(Issue(f"{prefix}.command", f"{rel}: not executable (no exec bit)"))
@@ -227,14 +233,18 @@ def _check_config(
         for i, arg in enumerate(args):
             if isinstance(arg, str):
                 for rel in _dirname_paths(arg):
-                    if files.kind(rel) is None and rel != entry_point:
+                    if _outside(rel):
+                        errors.append(Issue(f"{prefix}.args[{i}]", f"{arg}: {_LEAVES}"))
+                    elif files.kind(rel) is None and rel != entry_point:
                         warnings.append(Issue(f"{prefix}.args[{i}]", f"{rel}: does not exist"))
     env = _mapping(config.get("env"))
     for key in sorted(env):
         value = env[key]
         if isinstance(value, str):
             for rel in _dirname_paths(value):
-                if files.kind(rel) is None:
+                if _outside(rel):
+                    errors.append(Issue(f"{prefix}.env.{key}", f"{value}: {_LEAVES}"))
+                elif files.kind(rel) is None:
                     hint = _VENDOR_HINT if rel in CONVENTIONAL_VENDOR_DIRS else ""
                     warnings.append(Issue(f"{prefix}.env.{key}", f"{rel}: does not exist{hint}"))
 
@@ -259,11 +269,20 @@ def _check_icon(icon: str, files: FileView, errors: list[Issue], warnings: list[
 
 
 def _dirname_paths(text: str) -> Iterator[str]:
-    """Bundle-relative paths written as ``${__dirname}/...`` inside a string."""
+    """Bundle-relative paths written as ``${__dirname}/...`` inside a string, normalised
+    (``a/../b`` is ``b``; one that climbs out of the bundle starts with ``..``)."""
     for m in _DIRNAME_PATH.finditer(text):
         rel = _SEP.sub("/", m.group(1)).strip("/")
-        if rel and ".." not in rel.split("/"):
-            yield rel
+        if rel:
+            yield posixpath.normpath(rel)
+
+
+_LEAVES = "the path leaves the bundle (only paths inside ${__dirname} may be used)"
+
+
+def _outside(rel: str) -> bool:
+    """Whether a normalised bundle-relative path points outside the bundle."""
+    return rel == ".." or rel.startswith("../")
 
 
 def _parents(name: str) -> Iterator[str]:

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from mcpb.bundle.errors import Issue, ManifestError
+from mcpb.bundle.jsondoc import JsonDocumentError, json_type, parse_json_object
 from mcpb.bundle.manifest_formats import is_email, is_url
 
 SUPPORTED_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3", "0.4")
@@ -83,7 +84,7 @@ def _check_default(value: object) -> str | int | float | bool | list[str]:
                 raise PydanticCustomError(
                     "default_item",
                     "an array default holds strings only; item {index} is {kind}",
-                    {"index": index, "kind": _json_type(item)},
+                    {"index": index, "kind": json_type(item)},
                 )
         return list(value)
     raise PydanticCustomError(
@@ -315,24 +316,10 @@ def load_manifest_data(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as err:
         raise ManifestError(source, [Issue("", f"cannot read: {err.strerror or err}")]) from err
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise ManifestError(source, [Issue("", "starts with a UTF-8 byte order mark")])
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ManifestError(source, [Issue("", f"not UTF-8 (byte {err.start})")]) from err
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as err:
-        where = f"line {err.lineno}, column {err.colno}"
-        raise ManifestError(source, [Issue("", f"invalid JSON at {where}: {err.msg}")]) from err
-    except ValueError as err:
-        raise ManifestError(source, [Issue("", f"invalid JSON: {err}")]) from err
-    except RecursionError as err:
-        raise ManifestError(source, [Issue("", "invalid JSON: nested too deeply")]) from err
-    if not isinstance(data, dict):
-        raise ManifestError(source, [Issue("", f"expected a JSON object, got {_json_type(data)}")])
-    return data
+        return parse_json_object(raw)
+    except JsonDocumentError as err:
+        raise ManifestError(source, [Issue("", str(err))]) from None
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -388,13 +375,9 @@ def json_path(loc: Sequence[str | int]) -> str:
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*", re.ASCII)
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def _check(data: object) -> tuple[Manifest | None, list[Issue]]:
     if not isinstance(data, dict):
-        return None, [Issue("", f"expected a JSON object, got {_json_type(data)}")]
+        return None, [Issue("", f"expected a JSON object, got {json_type(data)}")]
     _, issues = version_issues(data)
     # Keys already reported as not allowed in this version are not validated a second time.
     reported = {issue.path for issue in issues}
@@ -436,21 +419,5 @@ def _to_issue(error: ErrorDetails) -> Issue:
     else:
         message = _MESSAGES.get(kind, error["msg"])
     if kind.endswith("_type") and kind != "model_attributes_type":
-        message += f", got {_json_type(error['input'])}"
+        message += f", got {json_type(error['input'])}"
     return Issue(json_path(loc), message)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -29,6 +29,7 @@ from mcpb.bundle.archive import (
     open_archive,
 )
 from mcpb.bundle.errors import ArchiveError, Issue, ManifestError
+from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 
 META_KEY = "io.github.mcpb-toolchain"
 __all__ = ["META_KEY", "SIDECAR_NAME", "BundleMeta", "pack_bundle", "read_meta", "uses_meta_key"]
@@ -109,9 +110,9 @@ def read_meta(
         return None
     where = f"{source}: {SIDECAR_NAME}"
     try:
-        data = json.loads(sidecar)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArchiveError(f"{where}: not valid JSON ({exc})") from None
+        data = parse_json_object(sidecar)
+    except JsonDocumentError as exc:
+        raise ArchiveError(f"{where}: {exc}") from None
     return BundleMeta.from_json(data, source=where)
 
 

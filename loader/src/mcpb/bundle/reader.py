@@ -18,8 +18,11 @@ Decisions:
 - Exact duplicate names are refused; names differing only in case are allowed (see
   :mod:`mcpb.bundle.extract` for how extraction stays safe on case-insensitive file systems).
 - Only stored and deflated entries are read; encrypted entries are refused.
-- The end-of-central-directory record must end the zip: trailing bytes are refused, so one
-  file cannot be read as two different archives.
+- The archive must be exactly what its central directory describes, so that one file cannot
+  read as two different archives to two readers: the end-of-central-directory record ends the
+  zip (trailing bytes are refused), the first local header is at offset 0 (nothing prepended,
+  not even a whole second archive), and the local entries follow one another without gaps up
+  to the central directory (no entry hidden where the directory does not look).
 
 Signed bundles: the signature block (``mcpb.bundle.sigblock``) is cut off by reading the zip
 through a view of its first ``zip_length`` bytes, so bundles signed by us (end-of-central-
@@ -30,8 +33,6 @@ both open. A :class:`Bundle` is not thread-safe (one file position).
 from __future__ import annotations
 
 import io
-import itertools
-import json
 import os
 import stat
 import struct
@@ -45,6 +46,7 @@ from typing import Any, BinaryIO
 
 from mcpb.bundle.archive import MANIFEST_NAME, SIDECAR_NAME, name_problem
 from mcpb.bundle.errors import ArchiveError, UnsafeArchiveError
+from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 from mcpb.bundle.meta import BundleMeta, read_meta
 from mcpb.bundle.sigblock import SignatureBlock, find_block
 
@@ -53,6 +55,7 @@ MAX_MANIFEST = 16 << 20
 _EOCD = b"PK\x05\x06"
 _LOCAL = b"PK\x03\x04"
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
+_DESCRIPTOR = b"PK\x07\x08"
 _MIN_CD_ENTRY = 46
 
 
@@ -169,7 +172,8 @@ class Bundle:
         at = tail.rfind(_EOCD)
         if at < 0 or at + 22 > len(tail):
             raise ArchiveError(f"{self.source}: not a zip, or truncated (no end record)")
-        _, _, _, count, cd_size, _, comment_len = struct.unpack_from("<4H2IH", tail, at + 4)
+        _, _, _, count, cd_size, cd_offset, comment_len = struct.unpack_from("<4H2IH", tail, at + 4)
+        self._cd_offset = cd_offset
         end = self.zip_length - tail_len + at + 22 + comment_len
         allowed = {self.zip_length}
         if self.signature is not None:
@@ -203,6 +207,7 @@ class Bundle:
         if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
             raise ArchiveError(f"{self.source}: zip64 end record missing (truncated or corrupt)")
         (count,) = struct.unpack_from("<Q", record, 32)
+        (self._cd_offset,) = struct.unpack_from("<Q", record, 48)
         return int(count)
 
     def _check_entries(self, infos: list[zipfile.ZipInfo]) -> list[EntryInfo]:
@@ -246,7 +251,7 @@ class Bundle:
                 f"{self.source}: expands {total // max(self.zip_length, 1)}x, "
                 f"more than the limit of {lim.max_ratio}x (zip bomb?)"
             )
-        self._check_overlap(infos)
+        self._check_layout(infos)
         return entries
 
     def _check_entry(self, info: zipfile.ZipInfo) -> EntryInfo:
@@ -295,21 +300,64 @@ class Bundle:
             is_dir=is_dir,
         )
 
-    def _check_overlap(self, infos: list[zipfile.ZipInfo]) -> None:
-        """Refuse entries whose data overlap (the shape of non-recursive zip bombs)."""
-        spans = sorted(infos, key=lambda i: i.header_offset)
-        for info, other in itertools.pairwise(spans):
-            if info.header_offset + _LOCAL_HEADER.size + info.compress_size > other.header_offset:
+    def _check_layout(self, infos: list[zipfile.ZipInfo]) -> None:
+        """The local entries tile the file from offset 0 to the central directory.
+
+        Overlapping data is the shape of non-recursive zip bombs; bytes before the first entry
+        (a prepended archive, a self-extractor stub) or in a gap between entries are what
+        makes one file read differently to different readers. All three are refused.
+        """
+        start_dir = self._zip.start_dir
+        if start_dir != self._cd_offset:
+            raise UnsafeArchiveError(
+                f"{self.source}: {start_dir - self._cd_offset} bytes before the archive "
+                "(prepended data or a second archive)"
+            )
+        at = 0
+        before: zipfile.ZipInfo | None = None
+        for info in sorted(infos, key=lambda i: i.header_offset):
+            if info.header_offset < at and before is not None:
                 raise UnsafeArchiveError(
-                    f"{self.source}: entry {info.orig_filename!r} overlaps entry "
-                    f"{other.orig_filename!r} (zip bomb?)"
+                    f"{self.source}: entry {before.orig_filename!r} overlaps entry "
+                    f"{info.orig_filename!r} (zip bomb?)"
                 )
-        if spans:
-            last = spans[-1]
-            if last.header_offset + _LOCAL_HEADER.size + last.compress_size > self._zip.start_dir:
-                raise ArchiveError(
-                    f"{self.source}: entry {last.orig_filename!r} runs into the central directory"
+            if info.header_offset > at:
+                raise UnsafeArchiveError(
+                    f"{self.source}: {info.header_offset - at} unlisted bytes before entry "
+                    f"{info.orig_filename!r} (hidden data)"
                 )
+            at = self._entry_end(info)
+            before = info
+        if at > start_dir:
+            raise ArchiveError(
+                f"{self.source}: the last entry runs into the central directory (corrupt)"
+            )
+        if at < start_dir:
+            raise UnsafeArchiveError(
+                f"{self.source}: {start_dir - at} unlisted bytes before the central directory "
+                "(hidden data)"
+            )
+
+    def _entry_end(self, info: zipfile.ZipInfo) -> int:
+        """Where an entry's local record ends: header, name, extra, data, data descriptor."""
+        view = self._view
+        view.seek(info.header_offset)
+        header = view.read(_LOCAL_HEADER.size)
+        where = f"{self.source}: entry {info.orig_filename!r}"
+        if len(header) != _LOCAL_HEADER.size or not header.startswith(_LOCAL):
+            raise ArchiveError(f"{where}: bad local header (truncated or corrupt)")
+        fields = _LOCAL_HEADER.unpack(header)
+        name_len, extra_len = fields[9], fields[10]
+        end: int = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        end += info.compress_size
+        if not fields[2] & 0x08:  # no data descriptor
+            return end
+        view.seek(info.header_offset + _LOCAL_HEADER.size + name_len)
+        extra = view.read(extra_len)
+        zip64 = _has_zip64_extra(extra)
+        view.seek(end)
+        signed = view.read(4) == _DESCRIPTOR
+        return end + (4 if signed else 0) + (20 if zip64 else 12)
 
     def _read_manifest(self) -> dict[str, Any]:
         info = self._infos[MANIFEST_NAME]
@@ -317,18 +365,10 @@ class Bundle:
             raise ArchiveError(
                 f"{self.source}: {MANIFEST_NAME} is larger than {MAX_MANIFEST} bytes"
             )
-        raw = self.read(MANIFEST_NAME)
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ArchiveError(
-                f"{self.source}: {MANIFEST_NAME}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})"
-            ) from None
-        except UnicodeDecodeError:
-            raise ArchiveError(f"{self.source}: {MANIFEST_NAME}: not UTF-8 text") from None
-        if not isinstance(data, dict):
-            raise ArchiveError(f"{self.source}: {MANIFEST_NAME}: expected a JSON object")
-        return data
+            return parse_json_object(self.read(MANIFEST_NAME), max_size=MAX_MANIFEST)
+        except JsonDocumentError as err:
+            raise ArchiveError(f"{self.source}: {MANIFEST_NAME}: {err}") from None
 
     def names(self) -> list[str]:
         """Names of the file (not directory) entries, in archive order."""
@@ -424,3 +464,14 @@ class Bundle:
 def open_bundle(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     """Open and validate a bundle (signed or not); raises before returning anything unsafe."""
     return Bundle(Path(path), limits)
+
+
+def _has_zip64_extra(extra: bytes) -> bool:
+    """Whether a local header's extra field carries a zip64 record (id 0x0001)."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, size = struct.unpack_from("<2H", extra, at)
+        if kind == 0x0001:
+            return True
+        at += 4 + size
+    return False

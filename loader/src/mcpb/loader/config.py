@@ -33,6 +33,7 @@ DEFAULT_MAX_SESSIONS = MAX_SESSIONS
 DEFAULT_SESSION_TIMEOUT = 600.0
 DEFAULT_REQUEST_TIMEOUT = 600.0
 DEFAULT_CRASH_LIMIT = 5
+DEFAULT_DOWNLOAD_TIMEOUT = 600.0
 LOCAL_HOST = "127.0.0.1"
 IMAGE_HOST = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
 
@@ -69,6 +70,7 @@ class LoaderConfig:
     session_timeout: float | None = DEFAULT_SESSION_TIMEOUT
     request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
     crash_limit: int = DEFAULT_CRASH_LIMIT
+    download_timeout: float | None = DEFAULT_DOWNLOAD_TIMEOUT
 
     @property
     def session_limit(self) -> int:
@@ -203,6 +205,11 @@ def parse_request_timeout(name: str, value: str) -> float | None:
     return _seconds_or_never(name, value, DEFAULT_REQUEST_TIMEOUT, "seconds")
 
 
+def parse_download_timeout(name: str, value: str) -> float | None:
+    """Seconds the whole download may take, retries included; ``0`` (or ``never``): no limit."""
+    return _seconds_or_never(name, value, DEFAULT_DOWNLOAD_TIMEOUT, "seconds")
+
+
 def parse_crash_limit(name: str, value: str) -> int:
     """Consecutive fast exits of the server before restarting stops; ``0``: never stop."""
     try:
@@ -266,6 +273,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("session_timeout", "MCPB_SESSION_TIMEOUT", "--session-timeout", parse_session_timeout),
     Setting("request_timeout", "MCPB_REQUEST_TIMEOUT", "--request-timeout", parse_request_timeout),
     Setting("crash_limit", "MCPB_CRASH_LIMIT", "--crash-limit", parse_crash_limit),
+    Setting(
+        "download_timeout", "MCPB_DOWNLOAD_TIMEOUT", "--download-timeout", parse_download_timeout
+    ),
 )
 #: Read by :func:`mcpb.loader.run.configure_logging`, not part of :class:`LoaderConfig`.
 LOG_LEVEL_VARIABLE = "MCPB_LOG_LEVEL"

@@ -57,6 +57,9 @@ class FetchOptions:
     max_size: int = 2 * 1024**3
     max_redirects: int = 5
     progress: bool | None = None  # None: draw progress only when stderr is a terminal
+    #: The whole download, retries included, in seconds (None: no limit): a server that
+    #: trickles a byte a second never trips the read timeout, but this.
+    deadline: float | None = 600.0
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,23 @@ class FetchResult:
     resumed: int  # how many times a partial download was continued with Range
 
 
+def split_url(url: str) -> urllib.parse.SplitResult:
+    """``urlsplit`` that reports a malformed URL (``http://[::1/x``) as a FetchError."""
+    try:
+        return urllib.parse.urlsplit(url)
+    except ValueError as err:
+        raise FetchError(f"{url[:200]}: not a valid URL ({err})") from None
+
+
 def is_local(url: str) -> bool:
     """True for ``file://`` URLs and plain paths; False for ``http(s)://``."""
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    scheme = split_url(url).scheme.lower()
     return scheme not in ("http", "https")
 
 
 def local_path(url: str) -> Path:
     """The filesystem path of a ``file://`` URL or a plain path."""
-    parts = urllib.parse.urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
             raise FetchError(f"{url}: file:// URLs must name a local path (no host)")
@@ -90,7 +101,10 @@ def local_path(url: str) -> Path:
 
 def redact(url: str) -> str:
     """The URL without credentials or query string, safe to print (presigned URLs carry secrets)."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(a malformed URL)"
     host = parts.netloc.rpartition("@")[2]
     query = "?…" if parts.query else ""
     return f"{parts.scheme}://{host}{parts.path}{query}"
@@ -202,6 +216,14 @@ class _Download:
         self.attempts = 0
         self.resumed = 0
         self.progress = _Progress.create(self.shown, opts.progress)
+        self.ends_at = None if opts.deadline is None else time.monotonic() + opts.deadline
+
+    def _check_deadline(self) -> None:
+        if self.ends_at is not None and time.monotonic() > self.ends_at:
+            raise FetchError(
+                f"{self.shown}: the download took longer than {self.opts.deadline:g}s "
+                f"({self.received} bytes received)"
+            )
 
     def run(self) -> None:
         """Attempt until done; an attempt that moved the file on by ``PROGRESS`` bytes or more
@@ -223,8 +245,11 @@ class _Download:
                         f"{self.shown}: {why} (gave up after {self.attempts} attempts)"
                     ) from None
                 delay = self._backoff(max(failures, 1))
+                if self.ends_at is not None:
+                    delay = min(delay, max(self.ends_at - time.monotonic(), 0.0))
                 log.warning("%s: %s; retrying in %.1fs", self.shown, why, delay)
                 time.sleep(delay)
+                self._check_deadline()
             else:
                 self.progress.done(self.received)
                 return
@@ -277,7 +302,7 @@ class _Download:
         url = self.url
         for _ in range(self.opts.max_redirects + 1):
             self.attempts += 1
-            parts = urllib.parse.urlsplit(url)
+            parts = split_url(url)
             conn = _connect(parts, self.opts)
             try:
                 conn.connect()
@@ -303,8 +328,11 @@ class _Download:
             conn.close()
             if not location:
                 raise FetchError(f"{self.shown}: HTTP {resp.status} redirect without Location")
-            new = urllib.parse.urljoin(url, location)
-            new_scheme = urllib.parse.urlsplit(new).scheme.lower()
+            try:
+                new = urllib.parse.urljoin(url, location)
+            except ValueError:
+                raise FetchError(f"{self.shown}: redirect to a malformed URL") from None
+            new_scheme = split_url(new).scheme.lower()
             if new_scheme not in ("http", "https"):
                 raise FetchError(f"{self.shown}: redirect to unsupported scheme {new_scheme!r}")
             if parts.scheme.lower() == "https" and new_scheme == "http":
@@ -351,7 +379,7 @@ class _Download:
     def _read_body(self, resp: http.client.HTTPResponse, total: int | None) -> None:
         while True:
             try:
-                chunk = resp.read(CHUNK)
+                chunk = resp.read1(CHUNK)  # what has arrived: a trickle still meets the deadline
             except http.client.IncompleteRead as err:
                 chunk = err.partial
                 self._take(chunk)
@@ -363,6 +391,7 @@ class _Download:
             raise _RetryError(self._truncated(total))
 
     def _take(self, chunk: bytes) -> None:
+        self._check_deadline()
         if self.received + len(chunk) > self.opts.max_size:
             raise FetchError(
                 f"{self.shown}: body exceeds the maximum of {self.opts.max_size} bytes"
@@ -381,11 +410,15 @@ def _connect(parts: urllib.parse.SplitResult, opts: FetchOptions) -> http.client
     host = parts.hostname
     if not host:
         raise FetchError(f"{redact(parts.geturl())}: URL has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise FetchError(f"{redact(parts.geturl())}: the URL's port is not a number") from None
+    timeout = opts.connect_timeout
     if parts.scheme.lower() == "https":
-        return http.client.HTTPSConnection(
-            host, parts.port, timeout=opts.connect_timeout, context=ssl.create_default_context()
-        )
-    return http.client.HTTPConnection(host, parts.port, timeout=opts.connect_timeout)
+        context = ssl.create_default_context()
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
 def _describe(err: BaseException) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpb.bundle.errors import ArchiveError
+from mcpb.bundle.errors import ArchiveError, Issue, ManifestError
 from mcpb.bundle.manifest_view import ManifestView
 from mcpb.loader.config import LoaderConfig
 from mcpb.loader.obtain import Obtained
@@ -65,6 +66,7 @@ def plan_launch(
     from mcpb.bundle.placeholders import resolve_launch
 
     manifest = bundle.manifest
+    _check_command_stays_inside(manifest)
     values = user_config_values(config, manifest)
     resolved = resolve_launch(
         manifest.mcp_config,
@@ -87,6 +89,19 @@ def plan_launch(
         cwd=resolved.cwd,
         transport=transport,
     )
+
+
+def _check_command_stays_inside(manifest: ManifestView) -> None:
+    """A command written as ``${__dirname}/...`` must name a file inside the bundle."""
+    command = manifest.linux_command()
+    prefix = "${__dirname}"
+    if not command.startswith(prefix):
+        return
+    rel = command[len(prefix) :].replace("${/}", "/").replace("${pathSeparator}", "/")
+    normal = posixpath.normpath(rel.lstrip("/") or ".")
+    if normal == ".." or normal.startswith("../"):
+        issue = Issue("server.mcp_config.command", f"{command}: the path leaves the bundle")
+        raise ManifestError(f"{manifest.name}: manifest.json", [issue])
 
 
 def _loader_only(name: str) -> bool:

@@ -10,7 +10,6 @@ once here and passed on.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import uuid
@@ -20,7 +19,8 @@ from typing import Any
 
 from mcpb.bundle.archive import MANIFEST_NAME, SIDECAR_NAME
 from mcpb.bundle.digest import check_sha256, sha256_file
-from mcpb.bundle.errors import ArchiveError, UsageError
+from mcpb.bundle.errors import ArchiveError, IntegrityError, UsageError
+from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 from mcpb.bundle.manifest_view import ManifestView, read_manifest_view
 from mcpb.bundle.meta import BundleMeta, read_meta
 from mcpb.loader.cache import BundleCache, CacheError
@@ -55,13 +55,17 @@ def obtain(
 
     With a known digest and a cached tree nothing touches the network. A digest mismatch raises
     :class:`IntegrityError` before anything is extracted. ``fetch_options`` tunes timeouts and
-    retries; the size limit always comes from ``config``.
+    retries; the size limit and the overall deadline always come from ``config``.
     """
     machine = machine or Machine.current()
     cache = BundleCache(config.cache_dir)
     cache.prepare_dirs()
     cache.sweep_staging()
-    opts = dataclasses.replace(fetch_options or FetchOptions(), max_size=config.max_bundle_size)
+    opts = dataclasses.replace(
+        fetch_options or FetchOptions(),
+        max_size=config.max_bundle_size,
+        deadline=config.download_timeout,
+    )
     url = config.bundle_url
     shown = url if is_local(url) else redact(url)
     sha = config.sha256
@@ -70,15 +74,25 @@ def obtain(
     with cache.lock(sha):
         fetched = False
         if not cache.has_tree(sha):
-            if cache.has_bundle(sha):
-                check_sha256(cache.bundle_path(sha), sha)
-            else:
+            if cache.has_bundle(sha) and not _cached_bundle_intact(cache, sha):
+                cache.bundle_path(sha).unlink(missing_ok=True)  # heal: fetch it again
+            if not cache.has_bundle(sha):
                 log.info("fetching %s", shown)
                 dest = cache.bundle_path(sha)
                 partial = cache.staging / f"{sha}.partial"  # ours alone: we hold the sha lock
                 fetch(url, dest, expected_sha256=sha, options=opts, partial=partial)
                 fetched = True
         return _ensure_tree(cache, sha, shown, machine, fetched=fetched)
+
+
+def _cached_bundle_intact(cache: BundleCache, sha: str) -> bool:
+    """Whether the cached bundle file still has its digest (disks and people corrupt files)."""
+    try:
+        check_sha256(cache.bundle_path(sha), sha)
+    except IntegrityError as err:
+        log.warning("cache: %s; removing it and fetching the bundle again", err.message)
+        return False
+    return True
 
 
 def _obtain_unverified(
@@ -195,9 +209,6 @@ def _check(manifest: ManifestView, meta: BundleMeta | None, machine: Machine) ->
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as err:
+        return parse_json_object(path.read_bytes())
+    except (OSError, JsonDocumentError) as err:
         raise ArchiveError(f"{path}: cached manifest unreadable ({err})") from None
-    if not isinstance(data, dict):
-        raise ArchiveError(f"{path}: cached manifest is not a JSON object")
-    return data

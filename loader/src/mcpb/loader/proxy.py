@@ -25,7 +25,7 @@ from collections.abc import Callable
 import h11
 import orjson
 
-from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond
+from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond, wait_disconnect
 from mcpb.mcphttp.health import HealthEndpoint, Readiness, ReadyEndpoint
 
 log = logging.getLogger("mcpb.loader.proxy")
@@ -126,7 +126,7 @@ class ProxyApp:
         try:
             conn = h11.Connection(h11.CLIENT)
             await self._send_request(scope, receive, conn, writer)
-            disconnect = asyncio.ensure_future(_wait_disconnect(receive))
+            disconnect = asyncio.ensure_future(wait_disconnect(receive))
             relay = asyncio.ensure_future(self._relay_response(conn, reader, send))
             done, _ = await asyncio.wait({disconnect, relay}, return_when=asyncio.FIRST_COMPLETED)
             if relay in done:
@@ -203,12 +203,19 @@ class ProxyApp:
 
 
 def _request_headers(scope: Scope, upstream: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers sent upstream: hop-by-hop ones dropped, ``Host`` rewritten, forwarding
+    headers added. The real peer address is *appended* to an ``X-Forwarded-For`` the client
+    sent (as proxies do), never replaced by it, so the last entry is always true."""
     headers: list[tuple[bytes, bytes]] = [(b"host", upstream)]
     original_host = b""
+    forwarded_for: list[bytes] = []
     for name, value in scope["headers"]:
         lname = name.lower()
         if lname == b"host":
             original_host = value
+        elif lname == b"x-forwarded-for":
+            forwarded_for.append(value)
+            continue
         if lname in HOP_BY_HOP:
             continue
         headers.append((lname, value))
@@ -216,17 +223,12 @@ def _request_headers(scope: Scope, upstream: bytes) -> list[tuple[bytes, bytes]]
         headers.append((b"x-forwarded-host", original_host))
     client = scope.get("client")
     if client:
-        headers.append((b"x-forwarded-for", str(client[0]).encode("ascii", "replace")))
+        forwarded_for.append(str(client[0]).encode("ascii", "replace"))
+    if forwarded_for:
+        headers.append((b"x-forwarded-for", b", ".join(forwarded_for)))
     headers.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode("ascii")))
     headers.append((b"connection", b"close"))
     return headers
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 async def _json(send: Send, status: int, body: object) -> None:

@@ -8,12 +8,12 @@ Accepted forms: a directory (Python project with ``pyproject.toml``, Node projec
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from mcpb.bundle.errors import UsageError
+from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 
 
 class SourceKind(enum.StrEnum):
@@ -99,9 +99,9 @@ def detect_project_kind(path: Path) -> SourceKind:
     manifest = path / "manifest.json"
     if manifest.is_file():
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UsageError(f"{manifest}: not valid JSON: {err}") from err
+            data = parse_json_object(manifest.read_bytes())
+        except (OSError, JsonDocumentError) as err:
+            raise UsageError(f"{manifest}: {err}") from None
         server = data.get("server") if isinstance(data, dict) else None
         server_type = server.get("type") if isinstance(server, dict) else None
         if server_type == "binary":

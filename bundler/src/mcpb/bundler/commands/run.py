@@ -77,6 +77,11 @@ from mcpb.loader.run import configure_logging, run_loader
     help="Exits within 10 s of starting, in a row, before the loader stops restarting the "
     "server and exits 75; 0 = restart forever.  [$MCPB_CRASH_LIMIT; default: 5]",
 )
+@click.option(
+    "--download-timeout",
+    help="Seconds the whole download may take, retries included; 0 = no limit. "
+    "[$MCPB_DOWNLOAD_TIMEOUT; default: 600]",
+)
 def run(
     bundle: str, user_config: tuple[str, ...], allow_unverified: bool | None, **flags: str | None
 ) -> None:
