@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 
 from bench.bridge.peers import CACHE
-from bench.bridge.run import free_port, stop_group, write_replacing
+from bench.bridge.run import stop_group, write_replacing
 from bench.bridge.session import open_session, rpc
+from tests.support.ports import free_port
 from tests.support.pypi import MCP_SERVER_TIME
 
 HERE = Path(__file__).resolve().parent

@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import random
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,7 @@ async def open_session(client: httpx.AsyncClient, url: str) -> str | None:
     resp = await client.post(url, json=init, headers=_headers(accept="application/json"))
     if resp.status_code != 200:
         return None
-    sid = resp.headers.get("mcp-session-id")
+    sid: str | None = resp.headers.get("mcp-session-id")
     note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     await client.post(url, json=note, headers=_headers(sid))
     return sid
@@ -162,15 +161,20 @@ async def soak(url: str, pid: int, seconds: float, clients: int) -> dict[str, An
 
     stop = asyncio.Event()
     watching = asyncio.ensure_future(sampler(stop))
-    until = start + seconds
-    rngs = [random.Random(rng.random()) for _ in range(clients)]
-    await asyncio.gather(*(misbehave(url, until, r, counts) for r in rngs))
-    load_end = round(time.monotonic() - start, 1)
-    await asyncio.sleep(SESSION_TIMEOUT_MS / 1000 + 6)  # idle sessions expire, children stop
+    # Two rounds of the same load with a pause between: memory the first round left with the
+    # process (CPython and the allocator keep freed memory) must be reused by the second, not
+    # added to; a leak shows as a second plateau above the first.
+    phases: list[dict[str, Any]] = []
+    for _ in range(2):
+        until = time.monotonic() + seconds / 2
+        rngs = [random.Random(rng.random()) for _ in range(clients)]
+        await asyncio.gather(*(misbehave(url, until, r, counts) for r in rngs))
+        await asyncio.sleep(SESSION_TIMEOUT_MS / 1000 + 6)  # idle sessions expire
+        phases.append({"t": round(time.monotonic() - start, 1), **sample(pid)})
     stop.set()
     await watching
     samples.append({"t": round(time.monotonic() - start, 1), **sample(pid)})
-    return {"counts": counts, "samples": samples, "load_end": load_end}
+    return {"counts": counts, "samples": samples, "phases": phases}
 
 
 def run_mode(mode: str, seconds: float, clients: int) -> dict[str, Any]:
@@ -185,15 +189,16 @@ def run_mode(mode: str, seconds: float, clients: int) -> dict[str, Any]:
         result = asyncio.run(soak(bridge.mcp_url, bridge.pid, seconds, clients))
         result["before"] = before
         result["after"] = result["samples"][-1]
-        during = [s for s in result["samples"] if s["t"] <= result["load_end"]]
-        result["peak"] = {k: max(s[k] for s in during) for k in ("rss_kib", "fds", "children")}
-        result["median_during"] = {
-            k: statistics.median(s[k] for s in during) for k in ("rss_kib", "fds", "children")
-        }
+        keys = ("rss_kib", "fds", "children")
+        result["peak"] = {k: max(s[k] for s in result["samples"]) for k in keys}
     finally:
         code = bridge.stop()
     result["exit_code"] = code
     return result
+
+
+def _row(points: list[dict[str, Any]], key: str, scale: float = 1, fmt: str = "{:.0f}") -> str:
+    return " / ".join(fmt.format(point[key] / scale) for point in points)
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -201,20 +206,20 @@ def render(doc: dict[str, Any]) -> str:
         "# Soak: the bridge under clients that leave, abandon and do not read",
         "",
         f"Run {doc['machine'].get('date', '')} on {doc['machine'].get('nproc', '?')} CPU(s); "
-        f"{doc['clients']} clients for {doc['seconds']} s per mode, then "
-        f"{SESSION_TIMEOUT_MS / 1000:g} s session timeout + 6 s. Load average before/after: "
-        f"{doc['machine'].get('loadavg_before')} / {doc['machine'].get('loadavg_after')}.",
+        f"{doc['clients']} clients per mode, in two rounds of {doc['seconds'] / 2:g} s, each "
+        f"followed by {SESSION_TIMEOUT_MS / 1000:g} s session timeout + 6 s. Load average "
+        f"before/after: {doc['machine'].get('loadavg_before')} / "
+        f"{doc['machine'].get('loadavg_after')}.",
         "",
-        "| mode | RSS MiB before / peak / after | fds before / peak / after | "
-        "children before / peak / after | exit |",
+        "| mode | RSS MiB: before / after round 1 / after round 2 / peak | fds: before / "
+        "after 1 / after 2 / peak | children: before / after 1 / after 2 / peak | exit |",
         "|---|---|---|---|---|",
     ]
     for mode, res in doc["modes"].items():
-        b, p, a = res["before"], res["peak"], res["after"]
+        points = [res["before"], *res["phases"], res["peak"]]
         lines.append(
-            f"| {mode} | {b['rss_kib'] / 1024:.1f} / {p['rss_kib'] / 1024:.1f} / "
-            f"{a['rss_kib'] / 1024:.1f} | {b['fds']} / {p['fds']} / {a['fds']} | "
-            f"{b['children']} / {p['children']} / {a['children']} | {res['exit_code']} |"
+            f"| {mode} | {_row(points, 'rss_kib', 1024, '{:.1f}')} | {_row(points, 'fds')} | "
+            f"{_row(points, 'children')} | {res['exit_code']} |"
         )
     lines += ["", "What the clients did (counts over the run):", ""]
     for mode, res in doc["modes"].items():

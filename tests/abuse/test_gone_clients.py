@@ -204,3 +204,25 @@ def test_a_server_request_nobody_opens_a_stream_for_is_refused_after_the_hold() 
         await bridge.app.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_a_server_that_stops_reading_gets_503_instead_of_a_growing_queue() -> None:
+    async def scenario() -> None:
+        bridge = Bridge(stdio={"max_backlog": 64 * 1024})
+        await bridge.app.startup()
+        sid = await bridge.open()
+        FakeChild.unread = 65 * 1024  # the server took nothing of what was written lately
+        reply = await asyncio.wait_for(bridge.post(sid, tool_call(9)), 5)
+        assert reply.status == 503 and reply.headers["retry-after"] == "1"
+        assert "not reading its input (66560 bytes waiting)" in reply.json()["error"]["message"]
+        child = FakeChild.made[0]
+        assert not child.requests("tools/call")  # nothing more was queued for it
+        FakeChild.unread = 0
+        ok = asyncio.ensure_future(bridge.post(sid, tool_call(10)))
+        await until(lambda: bool(child.requests("tools/call")))
+        sent = child.requests("tools/call")[0]
+        child.say({"jsonrpc": "2.0", "id": sent["id"], "result": {}})
+        assert (await ok).status == 200
+        await bridge.app.shutdown()
+
+    asyncio.run(scenario())

@@ -58,8 +58,10 @@ class FakeChild:
         if FakeChild.responder is not None:
             FakeChild.responder(self, message)
 
-    async def drain(self) -> None:
-        return None
+    def backlog(self) -> int:
+        return FakeChild.unread
+
+    unread: ClassVar[int] = 0
 
     async def stop(self, grace: float) -> None:
         self.stopped = True
@@ -77,4 +79,5 @@ def install(monkeypatch: pytest.MonkeyPatch, responder: Responder | None = None)
     FakeChild.responder = responder
     FakeChild.exit_at_start = None
     FakeChild.stderr = []
+    FakeChild.unread = 0
     monkeypatch.setattr(supervisor_module, "ChildProcess", FakeChild)

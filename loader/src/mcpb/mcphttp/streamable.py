@@ -53,9 +53,12 @@ log = logging.getLogger("mcpb.http")
 UNAVAILABLE = "the MCP server is unavailable"
 
 
-def unavailable(rpc_id: Any = None) -> HTTPError:
-    """503: the backend is down and did not come back in time."""
-    return HTTPError(503, UNAVAILABLE, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE)
+def unavailable(rpc_id: Any = None, why: BaseException | None = None) -> HTTPError:
+    """503: the backend cannot take the message now (its reason, when it gave one)."""
+    text = str(why) if why is not None and str(why) else UNAVAILABLE
+    return HTTPError(
+        503, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE, headers=[(b"retry-after", b"1")]
+    )
 
 
 async def open_session(
@@ -148,8 +151,8 @@ class StreamableEndpoint:
             else:
                 await self._request(session, message, receive, send, wants_json, wants_sse)
                 return
-        except BackendUnavailableError:
-            raise unavailable() from None
+        except BackendUnavailableError as err:
+            raise unavailable(None, err) from None
         await respond(send, 202, b"", TEXT)
 
     async def _request(
@@ -174,8 +177,8 @@ class StreamableEndpoint:
         try:
             try:
                 await backend.forward_request(session, message, sink)
-            except BackendUnavailableError:
-                raise unavailable(client_id) from None
+            except BackendUnavailableError as err:
+                raise unavailable(client_id, err) from None
             watcher = asyncio.ensure_future(wait_disconnect(receive))
             watcher.add_done_callback(lambda done: _end_unless_cancelled(done, sink))
             try:
@@ -219,9 +222,9 @@ class StreamableEndpoint:
         sink = RequestSink(streaming=False, limit=self.settings.max_buffer)
         try:
             await self.sessions.backend_of(session).initialize(session, message, sink)
-        except BackendUnavailableError:
+        except BackendUnavailableError as err:
             self.sessions.end(session)
-            raise unavailable(request_id) from None
+            raise unavailable(request_id, err) from None
         timeout = self.settings.init_timeout
         try:
             payload = await asyncio.wait_for(sink.queue.get(), timeout)
@@ -288,8 +291,8 @@ class StreamableEndpoint:
                     else:
                         await backend.forward_request(session, item, sink)
                     sinks.append(sink)
-        except BackendUnavailableError:
-            raise unavailable() from None
+        except BackendUnavailableError as err:
+            raise unavailable(None, err) from None
         if not sinks:
             await respond(send, 202, b"", TEXT)
             return

@@ -227,6 +227,7 @@ class StdioBackend:
         self, session: Session, message: Message, sink: RequestSink | None, *, is_init: bool
     ) -> None:
         child = await self.supervisor.ready_child()
+        self.supervisor.check_backlog(child)
         params = message.get("params")
         if isinstance(params, dict):
             method = message["method"]
@@ -237,7 +238,6 @@ class StdioBackend:
         pending = self._pending.add_request(session, message, sink, is_init=is_init)
         try:
             child.write(jsonrpc.dumps(message))
-            await child.drain()
         except ConnectionError:
             if self._pending.discard(pending):
                 self._finish(pending, error_for(pending, "the MCP server is not running"))

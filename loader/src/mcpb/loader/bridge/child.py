@@ -81,11 +81,12 @@ class ChildProcess:
             raise ConnectionResetError("stdio server is not running")
         proc.stdin.write(frame + b"\n")
 
-    async def drain(self) -> None:
-        """Wait while the stdin pipe buffer is full (back-pressure from a slow child)."""
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the child (what its stdin pipe could not hold)."""
         proc = self._proc
-        if proc is not None and proc.stdin is not None:
-            await proc.stdin.drain()
+        if proc is None or proc.stdin is None or proc.stdin.transport is None:
+            return 0
+        return int(proc.stdin.transport.get_write_buffer_size())
 
     async def _read_stdout(self) -> None:
         proc = self._proc

@@ -23,6 +23,8 @@ class StdioSettings:
     error texts quote it. ``request_timeout`` (None: never) answers a request the server has
     not answered in time with an error and cancels it in the server. ``crash_limit``
     consecutive exits within ``STABLE_AFTER`` seconds of a start end the restarting (0: never).
+    ``max_backlog`` bounds the bytes written to the child that it has not read yet: past it
+    new requests get 503 instead of waiting for a server that stopped reading.
     """
 
     restart_backoff_min: float = 0.1
@@ -33,6 +35,7 @@ class StdioSettings:
     stateful_hint: str = "--stateful"
     request_timeout: float | None = 600.0
     crash_limit: int = 5
+    max_backlog: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -187,10 +187,27 @@ class Supervisor:
         return child
 
     async def send(self, frame: bytes) -> None:
-        """Write one encoded message once the child is up, with back-pressure."""
-        child = await self.ready_child()
+        """Write one encoded message once the child is up (see :meth:`write`)."""
+        self.write(await self.ready_child(), frame)
+
+    def write(self, child: ChildProcess, frame: bytes) -> None:
+        """Write one encoded message, unless the child has stopped reading its input.
+
+        Nobody waits for the child to take it: a server that stops reading (busy, stuck) would
+        otherwise hold every waiting HTTP request, and what it holds, for as long as it likes.
+        Past ``max_backlog`` bytes not yet taken, new messages are refused with
+        :class:`BackendUnavailableError` (503) until the child catches up.
+        """
+        self.check_backlog(child)
         child.write(frame)
-        await child.drain()
+
+    def check_backlog(self, child: ChildProcess) -> None:
+        """Raise BackendUnavailableError while the child has ``max_backlog`` bytes unread."""
+        backlog = child.backlog()
+        if backlog > self._settings.max_backlog:
+            raise BackendUnavailableError(
+                f"the MCP server is not reading its input ({backlog} bytes waiting); retry later"
+            )
 
     def send_now(self, frame: bytes) -> None:
         """Write one encoded message to the current child, if any; never waits or raises."""
