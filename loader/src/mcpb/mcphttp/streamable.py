@@ -179,12 +179,7 @@ class StreamableEndpoint:
                 await backend.forward_request(session, message, sink)
             except BackendUnavailableError as err:
                 raise unavailable(client_id, err) from None
-            watcher = asyncio.ensure_future(wait_disconnect(receive))
-            watcher.add_done_callback(lambda done: _end_unless_cancelled(done, sink))
-            try:
-                first = await sink.queue.get()
-            finally:
-                watcher.cancel()
+            first = await _answer_or_departure(sink, receive)
             if first is None:
                 sink.closed = True
                 why = "its stream overflowed" if sink.overflowed else "the client disconnected"
@@ -316,6 +311,30 @@ class StreamableEndpoint:
 async def _final(sink: RequestSink) -> bytes:
     """A batched request's answer (its sink does not stream: the answer is all it gets)."""
     return await sink.queue.get() or b"null"
+
+
+#: How long an answer may take before the client's connection is watched for a disconnect.
+#: Most answers come sooner, and then no watcher is ever started: watching costs a task and a
+#: receive() per request, which the hot path (thousands of requests a second) cannot afford.
+WATCH_AFTER = 0.05
+
+
+async def _answer_or_departure(sink: RequestSink, receive: Receive) -> bytes | None:
+    """The first message for the request, or None when its client left (or overflowed)."""
+    watcher: asyncio.Future[None] | None = None
+
+    def watch() -> None:
+        nonlocal watcher
+        watcher = asyncio.ensure_future(wait_disconnect(receive))
+        watcher.add_done_callback(lambda done: _end_unless_cancelled(done, sink))
+
+    timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
+    try:
+        return await sink.queue.get()
+    finally:
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
 
 
 def _end_unless_cancelled(watcher: asyncio.Future[None], sink: RequestSink) -> None:
