@@ -109,3 +109,49 @@ def test_a_client_that_never_reads_cannot_grow_the_bridge() -> None:
         grown = (after - before) // KIB
         assert grown < 40, f"the bridge grew by {grown} MiB for a client that never reads"
         assert any("does not read its stream" in line for line in bridge.log)
+
+
+@pytest.mark.slow
+def test_two_thousand_abandoned_calls_leave_nothing_behind() -> None:
+    """Calls to a tool that never answers, each abandoned by its client: the bridge forgets
+    them (it grew from 30 to 58 MiB before), and the session still expires."""
+    import asyncio
+
+    with bridged(echo_command(), "--sessionTimeout", "2000") as bridge:
+        with httpx.Client(timeout=30) as http:
+            sid = initialize(http, bridge.mcp_url)
+        headers = {
+            "mcp-session-id": sid,
+            "mcp-protocol-version": "2025-06-18",
+            "accept": "application/json, text/event-stream",
+        }
+        before = rss_kib(bridge.pid)
+
+        async def abandon_all() -> int:
+            gone = 0
+            limits = httpx.Limits(max_connections=20)
+            async with httpx.AsyncClient(limits=limits) as client:
+                for batch in range(100):
+                    calls = []
+                    for i in range(20):
+                        body = {
+                            "jsonrpc": "2.0",
+                            "id": batch * 20 + i,
+                            "method": "tools/call",
+                            "params": {"name": "sleep", "arguments": {"seconds": 600}},
+                        }
+                        calls.append(
+                            client.post(bridge.mcp_url, json=body, headers=headers, timeout=0.2)
+                        )
+                    for result in await asyncio.gather(*calls, return_exceptions=True):
+                        gone += isinstance(result, httpx.TimeoutException)
+            return gone
+
+        assert asyncio.run(abandon_all()) == 2000
+        grown = (rss_kib(bridge.pid) - before) // KIB
+        assert grown < 12, f"2,000 abandoned calls grew the bridge by {grown} MiB"
+        time.sleep(3.5)  # past the session timeout: the session is gone despite its calls
+        with httpx.Client(timeout=10) as http:
+            probe = {"jsonrpc": "2.0", "id": "p", "method": "tools/list"}
+            answer = http.post(bridge.mcp_url, json=probe, headers=headers)
+        assert answer.status_code == 404
