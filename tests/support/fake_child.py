@@ -35,6 +35,7 @@ class FakeChild:
     responder: ClassVar[Responder | None] = None
     exit_at_start: ClassVar[int | None] = None
     stderr: ClassVar[list[str]] = []
+    unread: ClassVar[int] = 0  # what backlog() reports: bytes the "server" has not read
 
     def __init__(self, command, env, cwd, label, on_message, on_exit, max_line) -> None:
         self.on_message: Callable[[Any], None] = on_message
@@ -60,8 +61,6 @@ class FakeChild:
 
     def backlog(self) -> int:
         return FakeChild.unread
-
-    unread: ClassVar[int] = 0
 
     async def stop(self, grace: float) -> None:
         self.stopped = True

@@ -11,13 +11,12 @@ relative to the prefix. With CORS origins configured, requests pass through
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from mcpb.mcphttp.asgi import TEXT, ASGIApp, Receive, Scope, Send, respond
 from mcpb.mcphttp.cors import PREFLIGHT_HEADERS, CorsMiddleware
 from mcpb.mcphttp.errors import DisconnectedError, HTTPError
 from mcpb.mcphttp.guard import RequestGuard
-from mcpb.mcphttp.health import HealthEndpoint, Readiness, ReadyEndpoint, always_alive
+from mcpb.mcphttp.health import HealthEndpoint, Readiness, ReadyEndpoint
 from mcpb.mcphttp.legacy import LegacyMessageEndpoint, LegacyStreamEndpoint
 from mcpb.mcphttp.sessions import SessionTable
 from mcpb.mcphttp.settings import HttpSettings
@@ -29,19 +28,13 @@ log = logging.getLogger("mcpb.http")
 class McpHttpApp:
     """Serves one session table (and so its backends) over streamable HTTP and legacy SSE."""
 
-    def __init__(
-        self,
-        settings: HttpSettings,
-        sessions: SessionTable,
-        *,
-        alive: Callable[[], bool] = always_alive,
-    ) -> None:
+    def __init__(self, settings: HttpSettings, sessions: SessionTable) -> None:
         self.settings = settings
         self.sessions = sessions
         self._guard = RequestGuard(settings)
         self._started = False
         self._open: dict[str, ASGIApp] = {settings.ready_path: ReadyEndpoint(self.readiness)}
-        health = HealthEndpoint(alive)
+        health = HealthEndpoint()  # alive whenever it can answer
         for path in settings.health_paths:
             self._open[path] = health
         self._guarded: dict[str, ASGIApp] = {

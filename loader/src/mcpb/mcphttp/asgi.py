@@ -19,23 +19,6 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = [
-    "ALLOW",
-    "JSON",
-    "TEXT",
-    "ASGIApp",
-    "Headers",
-    "Receive",
-    "Scope",
-    "Send",
-    "accepts",
-    "end_stream",
-    "parse_message",
-    "pump",
-    "read_json_body",
-    "respond",
-    "start_stream",
-]
 
 JSON = b"application/json"
 TEXT = b"text/plain"

@@ -87,9 +87,8 @@ class LegacyMessageEndpoint:
                 await backend.initialize(session, message, None)
             else:
                 await backend.forward_request(session, message, None)
-        except BackendUnavailableError:
+        except BackendUnavailableError as err:
             if "id" in message and name is not None:
-                session.push(
-                    jsonrpc.error_bytes(message["id"], jsonrpc.SERVER_UNAVAILABLE, UNAVAILABLE)
-                )
+                text = str(err) or UNAVAILABLE
+                session.push(jsonrpc.error_bytes(message["id"], jsonrpc.SERVER_UNAVAILABLE, text))
         await respond(send, 202, b"Accepted", TEXT)

@@ -82,11 +82,6 @@ async def open_session(
         raise HTTPError(502, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE) from None
 
 
-def discover_refusal(request_id: Any) -> bytes:
-    """The answer of a handshake-era server to a 2026-era ``server/discover`` probe."""
-    return jsonrpc.discover_refusal(request_id)
-
-
 class StreamableEndpoint:
     """``POST|GET|DELETE|OPTIONS`` on the MCP path, for every session of one table."""
 
@@ -136,7 +131,7 @@ class StreamableEndpoint:
             return
         name = message.get("method")
         if name == "server/discover" and "id" in message:
-            await respond(send, 200, discover_refusal(message["id"]), JSON)
+            await respond(send, 200, jsonrpc.discover_refusal(message["id"]), JSON)
             return
         if name == "initialize":
             await self._initialize(message, headers, send, wants_json)
@@ -282,7 +277,7 @@ class StreamableEndpoint:
                 else:
                     sink = RequestSink(streaming=False, limit=self.settings.max_buffer)
                     if item["method"] == "server/discover":
-                        sink.put(discover_refusal(item["id"]), final=True)
+                        sink.put(jsonrpc.discover_refusal(item["id"]), final=True)
                     else:
                         await backend.forward_request(session, item, sink)
                     sinks.append(sink)

@@ -187,22 +187,18 @@ class Supervisor:
         return child
 
     async def send(self, frame: bytes) -> None:
-        """Write one encoded message once the child is up (see :meth:`write`)."""
-        self.write(await self.ready_child(), frame)
-
-    def write(self, child: ChildProcess, frame: bytes) -> None:
-        """Write one encoded message, unless the child has stopped reading its input.
+        """Write one encoded message once the child is up, unless it stopped reading.
 
         Nobody waits for the child to take it: a server that stops reading (busy, stuck) would
         otherwise hold every waiting HTTP request, and what it holds, for as long as it likes.
-        Past ``max_backlog`` bytes not yet taken, new messages are refused with
-        :class:`BackendUnavailableError` (503) until the child catches up.
         """
+        child = await self.ready_child()
         self.check_backlog(child)
         child.write(frame)
 
     def check_backlog(self, child: ChildProcess) -> None:
-        """Raise BackendUnavailableError while the child has ``max_backlog`` bytes unread."""
+        """Raise BackendUnavailableError (503) while ``max_backlog`` bytes written to the child
+        are still unread: new messages wait for it to catch up instead of queueing up."""
         backlog = child.backlog()
         if backlog > self._settings.max_backlog:
             raise BackendUnavailableError(
