@@ -11,9 +11,9 @@ from mcpb.mcphttp import (
     BackendUnavailableError,
     HttpSettings,
     McpHttpApp,
-    RequestSink,
     Session,
     SessionTable,
+    Sink,
     jsonrpc,
 )
 from mcpb.mcphttp.jsonrpc import Message
@@ -59,15 +59,11 @@ class FakeBackend:
     def detach(self, session: Session) -> None:
         self.detached.append(session.id)
 
-    async def initialize(
-        self, session: Session, message: Message, sink: RequestSink | None
-    ) -> None:
+    async def initialize(self, session: Session, message: Message, sink: Sink | None) -> None:
         result = {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "f"}}
         self._answer(session, sink, {"jsonrpc": "2.0", "id": message["id"], "result": result})
 
-    async def forward_request(
-        self, session: Session, message: Message, sink: RequestSink | None
-    ) -> None:
+    async def forward_request(self, session: Session, message: Message, sink: Sink | None) -> None:
         if self.down:
             raise BackendUnavailableError
         if message["method"] == "slow":
@@ -92,7 +88,7 @@ class FakeBackend:
     async def forward_response(self, session: Session, message: Message) -> None:
         self.responses.append(message)
 
-    def _answer(self, session: Session, sink: RequestSink | None, message: Message) -> None:
+    def _answer(self, session: Session, sink: Sink | None, message: Message) -> None:
         payload = jsonrpc.dumps(message)
         if sink is None:
             session.push(payload)

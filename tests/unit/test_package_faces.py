@@ -25,6 +25,7 @@ FACES = {
         "Session",
         "SessionLimitError",
         "SessionTable",
+        "Sink",
         "bind_socket",
         "loop_factory",
         "run",
@@ -47,6 +48,17 @@ FACES = {
         "create_app",
         "serve_bridge",
     ],
+    "mcpb.aggregator": [
+        "AggregatorConfig",
+        "AggregatorOptions",
+        "ConfigError",
+        "UpstreamConfig",
+        "UpstreamError",
+        "VmcpConfig",
+        "load_config_file",
+        "run_aggregator",
+        "serve_aggregator",
+    ],
 }
 
 
@@ -59,7 +71,7 @@ def test_exported_names_are_pinned_and_resolve(name: str) -> None:
 
 
 def test_every_distribution_is_typed() -> None:
-    for name in ("mcpb.bundle", "mcpb.loader", "mcpb.mcphttp", "mcpb.bundler"):
+    for name in ("mcpb.bundle", "mcpb.loader", "mcpb.mcphttp", "mcpb.aggregator", "mcpb.bundler"):
         module = importlib.import_module(name)
         assert module.__file__ is not None
         assert (importlib.resources.files(name) / "py.typed").is_file(), name

@@ -17,6 +17,7 @@ from mcpb.bundle.errors import McpbError
 
 # name -> "module:attribute" of a click.Command. Add one line per command module.
 COMMANDS: dict[str, str] = {
+    "aggregate": "mcpb.bundler.commands.aggregate:aggregate",
     "bridge": "mcpb.bundler.commands.bridge:bridge",
     "build": "mcpb.bundler.commands.build:build",
     "image": "mcpb.bundler.commands.image:image",

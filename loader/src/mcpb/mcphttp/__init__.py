@@ -15,7 +15,7 @@ from mcpb.mcphttp.serve import bind_socket, loop_factory, run, serve_app
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sessions import SessionLimitError, SessionTable
 from mcpb.mcphttp.settings import HttpSettings
-from mcpb.mcphttp.sink import RequestSink
+from mcpb.mcphttp.sink import RequestSink, Sink
 from mcpb.mcphttp.versions import SUPPORTED_PROTOCOL_VERSIONS
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Session",
     "SessionLimitError",
     "SessionTable",
+    "Sink",
     "bind_socket",
     "loop_factory",
     "run",

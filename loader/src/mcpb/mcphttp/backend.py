@@ -19,7 +19,7 @@ from typing import Protocol
 
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.session import Session
-from mcpb.mcphttp.sink import RequestSink
+from mcpb.mcphttp.sink import Sink
 
 
 class BackendUnavailableError(Exception):
@@ -57,14 +57,10 @@ class Backend(Protocol):
     def detach(self, session: Session) -> None:
         """A session ended: forget it and what it had in flight."""
 
-    async def initialize(
-        self, session: Session, message: Message, sink: RequestSink | None
-    ) -> None:
+    async def initialize(self, session: Session, message: Message, sink: Sink | None) -> None:
         """Answer a client's ``initialize`` request."""
 
-    async def forward_request(
-        self, session: Session, message: Message, sink: RequestSink | None
-    ) -> None:
+    async def forward_request(self, session: Session, message: Message, sink: Sink | None) -> None:
         """Send a client request on; its answer will reach ``sink``."""
 
     async def forward_notification(self, session: Session, message: Message) -> None:

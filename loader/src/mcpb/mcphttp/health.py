@@ -2,14 +2,16 @@
 
 ``/health`` says the process and what it serves are alive: ``200 ok`` (text), else ``503 down``.
 ``/ready`` says whether a client would be served now, as JSON
-``{"ready": bool, "sessions": int | null, "reason": str | null}`` with 200 or 503; the
-container images' HEALTHCHECK polls it.
+``{"ready": bool, "sessions": int | null, "reason": str | null}`` (plus what a server adds,
+such as the aggregator's per-upstream states) with 200 or 503; the container images'
+HEALTHCHECK polls it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -24,10 +26,12 @@ class Readiness:
     ready: bool
     sessions: int | None = None
     reason: str | None = None
+    details: Mapping[str, Any] | None = None
 
     def body(self) -> bytes:
         """The JSON body of ``/ready``."""
-        return orjson.dumps({"ready": self.ready, "sessions": self.sessions, "reason": self.reason})
+        body = {"ready": self.ready, "sessions": self.sessions, "reason": self.reason}
+        return orjson.dumps({**body, **(self.details or {})})
 
 
 def always_alive() -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from mcpb.mcphttp.buffer import DEFAULT_MAX_BUFFER, ByteQueue
-from mcpb.mcphttp.sink import RequestSink
+from mcpb.mcphttp.sink import Sink
 
 log = logging.getLogger("mcpb.http")
 
@@ -42,7 +42,7 @@ class InFlight(Protocol):
     """What the transport needs of a backend's record of a request in flight."""
 
     @property
-    def sink(self) -> RequestSink | None:
+    def sink(self) -> Sink | None:
         """Where messages about the request go (None: the session's stream)."""
 
 
@@ -181,3 +181,11 @@ class Session:
         expires on its idle timeout whatever is pending.
         """
         return self.exchanges > 0 or self.stream is not None
+
+
+def deliver_final(session: Session | None, sink: Sink | None, payload: bytes) -> bool:
+    """Deliver a request's answer: into its sink, or (a legacy session's request, which has
+    none) onto the session's stream. False when nobody could take it (the client left)."""
+    if sink is not None:
+        return sink.put(payload, final=True)
+    return session is not None and session.push(payload)

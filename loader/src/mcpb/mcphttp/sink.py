@@ -7,7 +7,24 @@ first thing it sees, or switches to an SSE stream when something came before it.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from mcpb.mcphttp.buffer import DEFAULT_MAX_BUFFER, ByteQueue
+
+
+class Sink(Protocol):
+    """What a backend needs of the place a request's messages go.
+
+    The transport's own is :class:`RequestSink`; an intermediary (the aggregator) hands its
+    upstreams a sink of its own that rewrites what passes on the way to the client's.
+    """
+
+    @property
+    def streaming(self) -> bool:
+        """Whether interim messages may go here (else they go to the session's stream)."""
+
+    def put(self, payload: bytes, *, final: bool) -> bool:
+        """Queue a message (``final``: the answer); False when it cannot be delivered here."""
 
 
 class RequestSink:

@@ -11,3 +11,7 @@ HEADER_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", *SUPPORTED_P
 DEFAULT_PROTOCOL_VERSION = "2025-03-26"
 #: Versions whose JSON-RPC batches are accepted (2025-06-18 removed batches).
 BATCH_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", "2025-03-26"})
+#: The newest handshake-era version: what an intermediary asks its upstreams for first.
+LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
+#: Every version a client may negotiate in ``initialize`` (the legacy SSE era included).
+NEGOTIABLE_PROTOCOL_VERSIONS: frozenset[str] = HEADER_PROTOCOL_VERSIONS

@@ -42,8 +42,8 @@ from mcpb.loader.bridge.supervisor import Supervisor
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.backend import BackendUnavailableError
 from mcpb.mcphttp.jsonrpc import Message
-from mcpb.mcphttp.session import Session
-from mcpb.mcphttp.sink import RequestSink
+from mcpb.mcphttp.session import Session, deliver_final
+from mcpb.mcphttp.sink import Sink
 
 log = logging.getLogger("mcpb.bridge")
 
@@ -213,9 +213,7 @@ class StdioBackend:
 
     # ----------------------------------------------------------------- client → child
 
-    async def forward_request(
-        self, session: Session, message: Message, sink: RequestSink | None
-    ) -> None:
+    async def forward_request(self, session: Session, message: Message, sink: Sink | None) -> None:
         """Send a client's request to the child; the answer will reach ``sink``.
 
         With ``sink=None`` (legacy SSE) every message about the request goes to the session's
@@ -224,7 +222,7 @@ class StdioBackend:
         await self._forward(session, message, sink, is_init=False)
 
     async def _forward(
-        self, session: Session, message: Message, sink: RequestSink | None, *, is_init: bool
+        self, session: Session, message: Message, sink: Sink | None, *, is_init: bool
     ) -> None:
         child = await self.supervisor.ready_child()
         self.supervisor.check_backlog(child)
@@ -242,9 +240,7 @@ class StdioBackend:
             if self._pending.discard(pending):
                 self._finish(pending, error_for(pending, "the MCP server is not running"))
 
-    async def initialize(
-        self, session: Session, message: Message, sink: RequestSink | None
-    ) -> None:
+    async def initialize(self, session: Session, message: Message, sink: Sink | None) -> None:
         """Answer a client's ``initialize``: from the cache, or by initialising the child."""
         while True:
             if self._init_result is not None:
@@ -462,15 +458,9 @@ class StdioBackend:
                 return True
         return session.push(payload, undelivered)
 
-    def _deliver_final(
-        self, session: Session | None, sink: RequestSink | None, payload: bytes
-    ) -> None:
-        if sink is not None:
-            if not sink.put(payload, final=True):
-                log.debug("[%s] client left before its answer arrived", self.label)
-            return
-        if session is not None and not session.push(payload):
-            log.debug("[%s] no stream to deliver an answer to", session.tag)
+    def _deliver_final(self, session: Session | None, sink: Sink | None, payload: bytes) -> None:
+        if not deliver_final(session, sink, payload):
+            log.debug("[%s] the client left before its answer arrived", self.label)
 
     def _finish(self, pending: Pending, message: Message) -> None:
         self._deliver_final(pending.session, pending.sink, jsonrpc.dumps(message))

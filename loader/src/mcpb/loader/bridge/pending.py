@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.session import Session
-from mcpb.mcphttp.sink import RequestSink
+from mcpb.mcphttp.sink import Sink
 
 V = TypeVar("V")
 
@@ -36,7 +36,7 @@ class Pending:
     upstream_id: int
     client_id: Any
     session: Session | None
-    sink: RequestSink | None
+    sink: Sink | None
     token: Any = None
     has_token: bool = False
     is_init: bool = False
@@ -78,7 +78,7 @@ class PendingTable:
         return self._next_id
 
     def add_request(
-        self, session: Session, message: Message, sink: RequestSink | None, *, is_init: bool
+        self, session: Session, message: Message, sink: Sink | None, *, is_init: bool
     ) -> Pending:
         """Record a client request and rewrite ``message`` in place for the child.
 

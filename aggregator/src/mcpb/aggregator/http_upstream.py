@@ -1,0 +1,395 @@
+"""A streamable-HTTP MCP server as a ``Backend``: the client side of the transport, over httpx.
+
+Each session attached to it gets its own upstream MCP session (a *link*), opened by
+``initialize`` and nothing before: an attached session that never asks holds no connection.
+Requests run as tasks, so a slow call never blocks another; their answers (plain JSON or an
+SSE stream carrying progress, logging and server→client requests first) go to the request's
+sink. An upstream session that expired (404) is re-initialized once, transparently. A
+session that subscribes to resources, and any session the aggregator asks to ``listen``, also
+holds the upstream's GET stream for what the server says unprompted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from mcpb.aggregator.sse_reader import EventTooLargeError, events
+from mcpb.mcphttp import jsonrpc
+from mcpb.mcphttp.backend import BackendUnavailableError
+from mcpb.mcphttp.jsonrpc import Message
+from mcpb.mcphttp.session import Session, deliver_final
+from mcpb.mcphttp.sink import Sink
+
+log = logging.getLogger("mcpb.aggregator")
+
+#: Largest single message accepted from an upstream, bytes.
+MAX_MESSAGE = 16 * 1024 * 1024
+_ACCEPT = "application/json, text/event-stream"
+_LISTEN_BACKOFF = (0.5, 10.0)
+
+
+class _Link:
+    """One upstream MCP session, serving one attached session."""
+
+    __slots__ = ("closed", "init", "listener", "session_id", "version")
+
+    def __init__(self) -> None:
+        self.session_id: str | None = None
+        self.version: str | None = None
+        self.init: Message | None = None
+        self.listener: asyncio.Task[None] | None = None
+        self.closed = False
+
+
+class _Call:
+    """A request in flight upstream (the record kept in ``session.inflight``)."""
+
+    __slots__ = ("sink", "task")
+
+    def __init__(self, sink: Sink | None) -> None:
+        self.sink = sink
+        self.task: asyncio.Task[None] | None = None
+
+
+class HttpUpstream:
+    """A :class:`~mcpb.mcphttp.backend.Backend` that is a remote streamable-HTTP MCP server."""
+
+    def __init__(
+        self,
+        url: str,
+        label: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        on_unreachable: Callable[[str], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.label = label
+        self._headers = {"accept": _ACCEPT, "content-type": "application/json"}
+        self._headers.update({k.lower(): v for k, v in (headers or {}).items()})
+        self._timeout = timeout
+        self._on_unreachable = on_unreachable
+        self._client: httpx.AsyncClient | None = None
+        self._links: dict[str, _Link] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Create the connection pool (nothing is connected yet)."""
+        timeout = httpx.Timeout(self._timeout, read=None)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+
+    async def close(self) -> None:
+        """End every upstream session (best effort) and the pool."""
+        links = list(self._links.values())
+        self._links.clear()
+        for link in links:
+            self._end_link(link)
+        for task in list(self._background):
+            task.cancel()
+        if links and self._client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*(self._delete(link) for link in links)), 1.0)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def check(self) -> str | None:
+        """Whether the upstream answers a ``ping`` on the oldest upstream session."""
+        link = next((ln for ln in self._links.values() if ln.session_id or ln.init), None)
+        if link is None:
+            return "not connected"
+        ping = {"jsonrpc": "2.0", "id": "mcpb-ping", "method": "ping"}
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._pool.post(
+                    self.url, content=jsonrpc.dumps(ping), headers=self._request_headers(link)
+                )
+        except (httpx.HTTPError, TimeoutError) as err:
+            return f"unreachable: {describe(err)}"
+        if response.status_code == 404 and link.session_id:
+            try:
+                await self._handshake(link)
+            except BackendUnavailableError as err:
+                return str(err)
+            return None
+        if response.status_code != 200:
+            return f"answered ping with HTTP {response.status_code}"
+        return None
+
+    @property
+    def _pool(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise BackendUnavailableError(f"upstream {self.label} is not started")
+        return self._client
+
+    def attach(self, session: Session) -> None:
+        """Remember the session; its upstream session opens with its ``initialize``."""
+        self._links[session.id] = _Link()
+
+    def detach(self, session: Session) -> None:
+        """Cancel the session's requests and end its upstream session."""
+        link = self._links.pop(session.id, None)
+        for call in list(session.inflight.values()):
+            if isinstance(call, _Call) and call.task is not None:
+                call.task.cancel()
+        if link is not None:
+            self._end_link(link)
+            if link.session_id is not None:
+                self._spawn(self._delete(link))
+
+    def _end_link(self, link: _Link) -> None:
+        link.closed = True
+        if link.listener is not None:
+            link.listener.cancel()
+
+    # ----------------------------------------------------------------- messages
+
+    async def initialize(self, session: Session, message: Message, sink: Sink | None) -> None:
+        """Open the session's upstream session with ``message``; the answer goes to ``sink``."""
+        link = self._link(session)
+        link.init = dict(message)
+        payload = await self._handshake(link)
+        deliver_final(session, sink, payload)
+
+    async def forward_request(self, session: Session, message: Message, sink: Sink | None) -> None:
+        """Post a request on the session's upstream session, in a task of its own."""
+        link = self._link(session)
+        if link.init is None:
+            raise BackendUnavailableError(f"upstream {self.label}: the session is not initialized")
+        call = _Call(sink)
+        session.inflight[message["id"]] = call
+        call.task = asyncio.create_task(self._exchange(session, link, message, call))
+        if message.get("method") == "resources/subscribe":
+            self.listen(session)
+
+    async def forward_notification(self, session: Session, message: Message) -> None:
+        """Post a notification (a cancel also stops waiting for the answer)."""
+        link = self._links.get(session.id)
+        if link is None or (link.session_id is None and link.init is None):
+            return
+        if message.get("method") == "notifications/cancelled":
+            params = message.get("params")
+            request_id = params.get("requestId") if isinstance(params, dict) else None
+            self._drop_call(session, request_id)
+        await self._post_quietly(link, message)
+
+    async def forward_response(self, session: Session, message: Message) -> None:
+        """Post a client's answer to a server→client request."""
+        link = self._links.get(session.id)
+        if link is not None:
+            await self._post_quietly(link, message)
+
+    def abandon(self, session: Session, request_id: object, reason: str) -> None:
+        """Stop waiting for a request and tell the upstream it is cancelled."""
+        link = self._links.get(session.id)
+        if not self._drop_call(session, request_id) or link is None:
+            return
+        params = {"requestId": request_id, "reason": reason}
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
+        self._spawn(self._post_quietly(link, cancel))
+
+    def listen(self, session: Session) -> None:
+        """Hold the upstream's GET stream for ``session``: unprompted messages reach its push."""
+        link = self._links.get(session.id)
+        if link is not None and link.listener is None and not link.closed:
+            link.listener = asyncio.create_task(self._listen(session, link))
+
+    # ----------------------------------------------------------------- HTTP
+
+    def _link(self, session: Session) -> _Link:
+        link = self._links.get(session.id)
+        if link is None:
+            raise BackendUnavailableError(f"upstream {self.label}: the session is not attached")
+        return link
+
+    def _request_headers(self, link: _Link) -> dict[str, str]:
+        headers = dict(self._headers)
+        if link.session_id is not None:
+            headers["mcp-session-id"] = link.session_id
+        if link.version is not None:
+            headers["mcp-protocol-version"] = link.version
+        return headers
+
+    async def _handshake(self, link: _Link) -> bytes:
+        """``initialize`` (with ``link.init``) and ``notifications/initialized``; the answer."""
+        assert link.init is not None
+        link.session_id = link.version = None
+        try:
+            async with self._pool.stream(
+                "POST", self.url, content=jsonrpc.dumps(link.init), headers=self._headers
+            ) as response:
+                if response.status_code != 200:
+                    raise BackendUnavailableError(
+                        f"upstream {self.label} answered initialize with HTTP "
+                        f"{response.status_code}"
+                    )
+                payload = await self._answer(response, link.init["id"], None, None)
+                session_id = response.headers.get("mcp-session-id")
+        except httpx.HTTPError as err:
+            self._unreachable(err)
+            raise BackendUnavailableError(
+                f"upstream {self.label} is unreachable: {describe(err)}"
+            ) from None
+        answer = jsonrpc.loads(payload)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if isinstance(result, dict):
+            link.session_id = session_id
+            version = result.get("protocolVersion")
+            link.version = version if isinstance(version, str) else None
+            await self._post_quietly(
+                link, {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            )
+        return payload
+
+    async def _exchange(self, session: Session, link: _Link, message: Message, call: _Call) -> None:
+        client_id = message["id"]
+        try:
+            for attempt in (1, 2):
+                async with self._pool.stream(
+                    "POST",
+                    self.url,
+                    content=jsonrpc.dumps(message),
+                    headers=self._request_headers(link),
+                ) as response:
+                    if response.status_code == 404 and link.session_id and attempt == 1:
+                        log.info("[%s] upstream session expired: initializing again", self.label)
+                        await self._handshake(link)
+                        continue
+                    payload = await self._answer(response, client_id, session, call.sink)
+                    break
+        except httpx.HTTPError as err:
+            self._unreachable(err)
+            text = f"upstream {self.label} is unavailable: {describe(err)}"
+            payload = jsonrpc.error_bytes(client_id, jsonrpc.SERVER_UNAVAILABLE, text)
+        except BackendUnavailableError as err:
+            payload = jsonrpc.error_bytes(client_id, jsonrpc.SERVER_UNAVAILABLE, str(err))
+        if session.inflight.get(client_id) is call:
+            del session.inflight[client_id]
+            deliver_final(session, call.sink, payload)
+
+    async def _answer(
+        self, response: httpx.Response, request_id: Any, session: Session | None, sink: Sink | None
+    ) -> bytes:
+        """The answer to ``request_id`` in ``response``; interim messages go on as they come."""
+        status = response.status_code
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if status == 200 and kind == "text/event-stream":
+            try:
+                async for event, data in events(response.aiter_lines(), MAX_MESSAGE):
+                    if event != "message" or not data:
+                        continue
+                    payload = data.encode()
+                    message = _parse(payload)
+                    if message is None:
+                        continue
+                    if "method" not in message and message.get("id") == request_id:
+                        return payload
+                    if session is not None:
+                        self._interim(session, sink, payload)
+            except EventTooLargeError as err:
+                return self._error(request_id, str(err))
+            return self._error(request_id, "closed its stream before answering")
+        body = await _read_bounded(response)
+        answer = _parse(body) if body else None
+        if answer is not None and answer.get("id") == request_id and "method" not in answer:
+            return body
+        if status == 200:
+            return self._error(request_id, "sent no answer")
+        return self._error(request_id, f"answered HTTP {status}")
+
+    def _error(self, request_id: Any, what: str) -> bytes:
+        text = f"upstream {self.label} {what}"
+        return jsonrpc.error_bytes(request_id, jsonrpc.SERVER_UNAVAILABLE, text)
+
+    async def _listen(self, session: Session, link: _Link) -> None:
+        delay = _LISTEN_BACKOFF[0]
+        while not link.closed:
+            try:
+                headers = self._request_headers(link)
+                headers["accept"] = "text/event-stream"
+                async with self._pool.stream("GET", self.url, headers=headers) as response:
+                    if response.status_code == 405:
+                        return  # the upstream offers no GET stream
+                    if response.status_code == 200:
+                        delay = _LISTEN_BACKOFF[0]
+                        async for event, data in events(response.aiter_lines(), MAX_MESSAGE):
+                            if event == "message" and data:
+                                session.push(data.encode())
+            except (httpx.HTTPError, EventTooLargeError) as err:
+                log.debug("[%s] GET stream ended: %s", self.label, describe(err))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LISTEN_BACKOFF[1])
+
+    async def _post_quietly(self, link: _Link, message: Message) -> None:
+        try:
+            response = await self._pool.post(
+                self.url, content=jsonrpc.dumps(message), headers=self._request_headers(link)
+            )
+            await response.aclose()
+        except httpx.HTTPError as err:
+            log.debug("[%s] could not post %s: %s", self.label, message.get("method"), err)
+
+    async def _delete(self, link: _Link) -> None:
+        with contextlib.suppress(httpx.HTTPError, BackendUnavailableError):
+            await self._pool.delete(self.url, headers=self._request_headers(link))
+
+    # ----------------------------------------------------------------- delivery
+
+    def _interim(self, session: Session, sink: Sink | None, payload: bytes) -> None:
+        if sink is not None and sink.streaming and sink.put(payload, final=False):
+            return
+        session.push(payload)
+
+    def _drop_call(self, session: Session, request_id: Any) -> bool:
+        try:
+            call = session.inflight.get(request_id)
+        except TypeError:
+            return False
+        if not isinstance(call, _Call):
+            return False
+        del session.inflight[request_id]
+        if call.task is not None:
+            call.task.cancel()
+        return True
+
+    def _unreachable(self, err: BaseException) -> None:
+        if self._on_unreachable is not None and isinstance(
+            err, httpx.ConnectError | httpx.ConnectTimeout | httpx.RemoteProtocolError
+        ):
+            self._on_unreachable(describe(err))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _parse(payload: bytes) -> dict[str, Any] | None:
+    try:
+        message = jsonrpc.loads(payload)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+async def _read_bounded(response: httpx.Response) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_MESSAGE:
+            return b""
+    return bytes(body)
+
+
+def describe(err: BaseException) -> str:
+    """A short description of a connection error (httpx messages can be empty)."""
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
