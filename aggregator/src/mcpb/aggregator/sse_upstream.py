@@ -32,12 +32,13 @@ log = logging.getLogger("mcpb.aggregator")
 class _Call:
     """A request in flight on a link (also the record in ``session.inflight``)."""
 
-    __slots__ = ("client_id", "link_id", "sink")
+    __slots__ = ("client_id", "link_id", "sink", "token")
 
-    def __init__(self, client_id: Any, link_id: int, sink: Sink | None) -> None:
+    def __init__(self, client_id: Any, link_id: int, sink: Sink | None, token: Any = None) -> None:
         self.client_id = client_id
         self.link_id = link_id
         self.sink = sink
+        self.token = token
 
 
 class _Link:
@@ -126,7 +127,7 @@ class SseUpstream:
             if link.init is None:
                 raise BackendUnavailableError(f"upstream {self.label}: not initialized")
             await self.initialize(session, dict(link.init, id=f"re-{next(link.ids)}"), None)
-        call = _Call(message["id"], 0, sink)
+        call = _Call(message["id"], 0, sink, jsonrpc.progress_token(message))
         session.inflight[message["id"]] = call
         await self._send_request(link, message, call)
 
@@ -239,6 +240,21 @@ class SseUpstream:
             if inflight.get(call.client_id) is call:
                 del inflight[call.client_id]
             deliver_final(link.session, call.sink, jsonrpc.dumps(message))
+            return
+        self._interim(link, message, payload)
+
+    def _interim(self, link: _Link, message: Message, payload: bytes) -> None:
+        """A message about a request goes on that request's stream when it can be told which:
+        progress by its token, anything else to the link's newest request (the link serves one
+        client session, so no other client can receive it); else the session's stream."""
+        calls = [c for c in link.calls.values() if not isinstance(c, _FutureCall)]
+        target = calls[-1] if calls else None
+        if message.get("method") == "notifications/progress":
+            params = message.get("params")
+            token = params.get("progressToken") if isinstance(params, dict) else None
+            target = next((c for c in calls if c.token is not None and c.token == token), None)
+        sink = target.sink if target is not None else None
+        if sink is not None and sink.streaming and sink.put(payload, final=False):
             return
         link.session.push(payload)
 

@@ -1,0 +1,379 @@
+"""The aggregator as a real process, over real upstreams, driven by the official Python SDK.
+
+Upstreams: the stdlib echo server spawned over stdio (``local``), the same server behind a real
+``mcpb bridge`` reached over streamable HTTP (``web``) and over legacy SSE (``old``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client, MCPError
+from mcp.client.sse import sse_client
+from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
+
+from tests.support.aggregator import Aggregator, aggregating, start_aggregator, write_config
+from tests.support.mcp_http import headers, initialize, initialize_body
+from tests.support.ports import free_port
+from tests.support.servers import Bridge, bridged, descendants, echo_command, start_bridge
+
+ECHO_TOOLS = ["echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed"]
+ECHO_TOOLS += ["batch_notes", "flood"]
+
+
+def run(scenario: Any, timeout: float = 30) -> Any:
+    return asyncio.run(asyncio.wait_for(scenario, timeout))
+
+
+def text_of(result: Any) -> str:
+    content = result.content[0]
+    assert isinstance(content, TextContent)
+    return content.text
+
+
+@pytest.fixture(scope="module")
+def echo_bridge() -> Iterator[Bridge]:
+    with bridged(echo_command()) as bridge:
+        yield bridge
+
+
+def three_upstreams(bridge: Bridge) -> dict[str, Any]:
+    return {
+        "upstreams": {
+            "local": {"stdio": echo_command(), "tags": ["utility"], "categories": ["echo"]},
+            "web": {"url": bridge.mcp_url, "headers": {"X-Team": "core"}, "tags": ["remote"]},
+            "old": {"sse": bridge.sse_url, "tags": ["remote"]},
+        },
+        "vmcps": {
+            "dev": {"title": "Developer tools", "exclude": ["*/sleep", "*/flood"]},
+            "plain": {"select": [{"upstreams": ["local"]}], "namespace": "none"},
+            "remote": {"select": [{"tags": ["remote"], "tools": ["*/echo", "*/sample"]}]},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def aggregator(
+    echo_bridge: Bridge, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Aggregator]:
+    path = write_config(tmp_path_factory.mktemp("agg"), three_upstreams(echo_bridge))
+    with aggregating(path) as running:
+        running.wait_for({"local": "up", "web": "up", "old": "up"})
+        yield running
+
+
+def test_discovery_and_readiness_describe_what_is_served(aggregator: Aggregator) -> None:
+    listing = httpx.get(f"{aggregator.base_url}/vmcps").json()["vmcps"]
+    by_name = {v["name"]: v for v in listing}
+    assert by_name["dev"] == {
+        "name": "dev",
+        "title": "Developer tools",
+        "endpoint": "/vmcp/dev/mcp",
+        "tools": 3 * (len(ECHO_TOOLS) - 2),
+        "upstreams": ["local", "web", "old"],
+    }
+    assert by_name["plain"]["tools"] == len(ECHO_TOOLS)
+    assert by_name["remote"]["tools"] == 4 and by_name["remote"]["upstreams"] == ["web", "old"]
+    ready = aggregator.ready()
+    assert ready["ready"] is True
+    assert ready["upstreams"]["web"] == {
+        "state": "up",
+        "kind": "url",
+        "error": None,
+        "tools": len(ECHO_TOOLS),
+    }
+    assert httpx.get(f"{aggregator.base_url}/health").text == "ok"
+    assert httpx.get(f"{aggregator.base_url}/vmcp/nope/mcp").status_code == 404
+
+
+def test_every_selected_tool_is_callable_by_its_namespaced_name(aggregator: Aggregator) -> None:
+    async def scenario() -> tuple[list[str], dict[str, str], str]:
+        async with Client(aggregator.url("dev")) as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            answers = {}
+            for upstream in ("local", "web", "old"):
+                result = await client.call_tool(f"{upstream}__echo", {"via": upstream})
+                answers[upstream] = text_of(result)
+            return names, answers, client.protocol_version
+
+    names, answers, version = run(scenario())
+    expected = [f"{u}__{t}" for u in ("local", "web", "old") for t in ECHO_TOOLS]
+    assert names == [n for n in expected if not n.endswith(("__sleep", "__flood"))]
+    assert {u: json.loads(a) for u, a in answers.items()} == {
+        u: {"via": u} for u in ("local", "web", "old")
+    }
+    assert version == "2025-11-25"
+
+
+@pytest.mark.parametrize(
+    "name", ["local__sleep", "web__flood", "sleep", "nope__echo", "local/echo"]
+)
+def test_tools_outside_the_selection_are_refused_like_unknown_ones(
+    aggregator: Aggregator, name: str
+) -> None:
+    async def scenario() -> MCPError:
+        async with Client(aggregator.url("dev")) as client:
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool(name, {"seconds": 0})
+            return caught.value
+
+    error = run(scenario())
+    assert error.error.code == -32602
+    assert error.error.message == f"Unknown tool: {name}"
+
+
+def test_namespace_none_serves_the_upstream_names(aggregator: Aggregator) -> None:
+    async def scenario() -> tuple[list[str], str, str]:
+        async with Client(aggregator.url("plain")) as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            result = await client.call_tool("echo", {"plain": True})
+            init = client.server_info
+            return names, text_of(result), init.name if init else ""
+
+    names, text, server_name = run(scenario())
+    assert names == ECHO_TOOLS
+    assert json.loads(text) == {"plain": True}
+    assert server_name == "plain"
+
+
+def test_progress_and_logging_are_relayed_with_the_callers_token(aggregator: Aggregator) -> None:
+    for upstream in ("local", "web", "old"):
+        seen: list[float] = []
+        logs: list[Any] = []
+
+        async def on_progress(
+            progress: float, total: float | None, message: str | None, seen: list[float] = seen
+        ) -> None:
+            seen.append(progress)
+
+        async def on_log(params: Any, logs: list[Any] = logs) -> None:
+            logs.append(params.data)
+
+        async def scenario(upstream: str = upstream) -> str:
+            async with Client(aggregator.url("dev"), logging_callback=on_log) as client:
+                result = await client.call_tool(
+                    f"{upstream}__progress", {"steps": 3}, progress_callback=on_progress
+                )
+                return text_of(result)
+
+        assert run(scenario()) == "done 3", upstream
+        assert seen == [1, 2, 3], upstream
+        assert logs == ["step 1", "step 2", "step 3"], upstream
+
+
+def test_sampling_from_each_kind_of_upstream_reaches_the_asking_client(
+    aggregator: Aggregator,
+) -> None:
+    async def sample(context: Any, params: CreateMessageRequestParams) -> CreateMessageResult:
+        asked = params.messages[0].content
+        assert isinstance(asked, TextContent)
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=f"re: {asked.text}"), model="m"
+        )
+
+    async def scenario() -> dict[str, str]:
+        out = {}
+        async with Client(aggregator.url("remote"), sampling_callback=sample) as client:
+            for upstream in ("web", "old"):
+                result = await client.call_tool(f"{upstream}__sample", {"prompt": upstream})
+                out[upstream] = text_of(result)
+        async with Client(aggregator.url("dev"), sampling_callback=sample) as client:
+            out["local"] = text_of(await client.call_tool("local__sample", {"prompt": "local"}))
+        return out
+
+    assert run(scenario()) == {u: f"sampled: re: {u}" for u in ("web", "old", "local")}
+
+
+def test_a_legacy_sse_client_on_a_vmcp(aggregator: Aggregator) -> None:
+    async def scenario() -> tuple[int, str]:
+        async with Client(sse_client(aggregator.url("remote", "sse"))) as client:
+            tools = (await client.list_tools()).tools
+            return len(tools), text_of(await client.call_tool("web__echo", {"legacy": 1}))
+
+    count, text = run(scenario())
+    assert count == 4
+    assert json.loads(text) == {"legacy": 1}
+
+
+def test_an_idle_session_holds_nothing_upstream(
+    aggregator: Aggregator, echo_bridge: Bridge
+) -> None:
+    """Upstream sessions open lazily: initialize, a GET stream and lists reach no upstream."""
+
+    def upstream_sessions() -> int:
+        count: int = httpx.get(f"{echo_bridge.base_url}/ready").json()["sessions"]
+        return count
+
+    before = upstream_sessions()
+    with httpx.Client(timeout=10) as client:
+        url = aggregator.url("dev")
+        session = initialize(client, url)
+        stream_headers = headers(session, accept="text/event-stream")
+        with client.stream("GET", url, headers=stream_headers) as got:
+            assert got.status_code == 200
+            listed = client.post(
+                url,
+                json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+                headers=headers(session),
+            )
+            assert len(listed.json()["result"]["tools"]) == 21
+            assert upstream_sessions() == before
+            called = client.post(
+                url,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "tools/call",
+                    "params": {"name": "web__echo", "arguments": {}},
+                },
+                headers=headers(session),
+            )
+            assert called.status_code == 200
+            assert upstream_sessions() == before + 1  # opened by the first call needing it
+        client.delete(url, headers=headers(session))
+    deadline = time.monotonic() + 5
+    while upstream_sessions() != before:
+        assert time.monotonic() < deadline, "the upstream session outlived the client's"
+        time.sleep(0.05)
+
+
+def test_a_killed_stdio_upstream_is_restarted_and_keeps_serving(aggregator: Aggregator) -> None:
+    async def scenario() -> tuple[int, int, str]:
+        async with Client(aggregator.url("plain")) as client:
+            first = int(text_of(await client.call_tool("pid", {})))
+            os.kill(first, signal.SIGKILL)
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    second = int(text_of(await client.call_tool("pid", {})))
+                    if second != first:
+                        break
+                except MCPError:
+                    pass
+                assert time.monotonic() < deadline, "the upstream was not restarted"
+                await asyncio.sleep(0.1)
+            return first, second, text_of(await client.call_tool("echo", {"after": "restart"}))
+
+    first, second, text = run(scenario())
+    assert first != second
+    assert json.loads(text) == {"after": "restart"}
+
+
+def test_an_http_upstream_down_then_back(tmp_path: Path) -> None:
+    """Its tools leave the lists (announced), calls name it unavailable, then it comes back."""
+    port = free_port()
+    bridge = start_bridge(echo_command(), "--port", str(port))
+    config = {
+        "upstreams": {
+            "web": {"url": f"http://127.0.0.1:{port}/mcp"},
+            "local": {"stdio": echo_command()},
+        },
+        "vmcps": {"dev": {"select": [{"tools": ["*/echo"]}]}},
+    }
+    changed: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        method = getattr(message, "method", None)
+        if isinstance(method, str):
+            changed.append(method)
+
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"web": "up", "local": "up"})
+
+        async def scenario() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            async with Client(running.url("dev"), message_handler=on_message) as client:
+                out["before"] = [t.name for t in (await client.list_tools()).tools]
+                bridge.stop()
+                await asyncio.to_thread(running.wait_for, {"web": "down"})
+                await asyncio.sleep(0.2)
+                out["down"] = [t.name for t in (await client.list_tools()).tools]
+                with pytest.raises(MCPError) as caught:
+                    await client.call_tool("web__echo", {})
+                out["error"] = caught.value.error.message
+                out["local"] = text_of(await client.call_tool("local__echo", {"still": "ok"}))
+                out["ready"] = running.ready()["upstreams"]["web"]
+                nonlocal_bridge.append(start_bridge(echo_command(), "--port", str(port)))
+                await asyncio.to_thread(running.wait_for, {"web": "up"}, 40)
+                await asyncio.sleep(0.2)
+                out["after"] = [t.name for t in (await client.list_tools()).tools]
+                out["call"] = text_of(await client.call_tool("web__echo", {"back": 1}))
+            return out
+
+        nonlocal_bridge: list[Bridge] = []
+        try:
+            out = run(scenario(), 90)
+        finally:
+            for started in nonlocal_bridge:
+                started.stop()
+    assert out["before"] == ["web__echo", "local__echo"]
+    assert out["down"] == ["local__echo"]
+    assert out["error"].startswith("upstream web is unavailable")
+    assert json.loads(out["local"]) == {"still": "ok"}
+    assert out["ready"]["state"] == "down" and out["ready"]["error"]
+    assert out["after"] == ["web__echo", "local__echo"]
+    assert json.loads(out["call"]) == {"back": 1}
+    assert changed.count("notifications/tools/list_changed") >= 2
+
+
+def test_sigterm_ends_streams_stops_every_child_and_exits_0(tmp_path: Path) -> None:
+    config = {
+        "upstreams": {
+            "a": {"stdio": echo_command()},
+            "b": {"stdio": echo_command(), "process": "per-session"},
+        },
+        "vmcps": {"all": {}},
+    }
+    running = start_aggregator(write_config(tmp_path, config))
+    try:
+        running.wait_for({"a": "up", "b": "up"})
+        with httpx.Client(timeout=10) as client:
+            session = initialize(client, running.url("all"))
+            body = {"jsonrpc": "2.0", "id": 5, "method": "tools/call"}
+            body["params"] = {"name": "b__echo", "arguments": {}}
+            answer = client.post(running.url("all"), json=body, headers=headers(session))
+            assert answer.status_code == 200
+        children = descendants(running.process.pid)
+        assert len(children) >= 3  # a, b's catalog child, b's child for the session
+        started = time.monotonic()
+        assert running.stop() == 0
+        assert time.monotonic() - started < 10
+    finally:
+        running.stop()
+    time.sleep(0.2)
+    alive = [pid for pid in children if _alive(pid)]
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().split()[2] != "Z"
+
+
+def test_an_invalid_configuration_never_starts_a_gateway(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"upstreams": {"a": {"url": "ftp://x"}}})
+    with pytest.raises(RuntimeError, match=r"upstreams\.a\.url: .*http:// or https://"):
+        start_aggregator(path, timeout=20)
+
+
+def test_initialize_body_names_no_upstream(aggregator: Aggregator) -> None:
+    with httpx.Client(timeout=10) as client:
+        response = client.post(aggregator.url("dev"), json=initialize_body(), headers=headers())
+    result = response.json()["result"]
+    assert result["serverInfo"]["name"] == "dev"
+    assert result["serverInfo"]["title"] == "Developer tools"
+    assert result["capabilities"]["tools"] == {"listChanged": True}
+    assert response.headers["mcp-session-id"]

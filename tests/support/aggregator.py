@@ -1,0 +1,112 @@
+"""Running ``mcpb aggregate`` as a real process for tests, and waiting until it serves."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.servers import mcpb_executable
+
+_LISTENING = re.compile(r"mcpb aggregate: listening on (http://\S+?:\d+)")
+
+
+@dataclass
+class Aggregator:
+    """A running aggregator process, where it listens, and its log."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    config_path: Path
+    log: list[str] = field(default_factory=list)
+
+    def url(self, vmcp: str, endpoint: str = "mcp") -> str:
+        return f"{self.base_url}/vmcp/{vmcp}/{endpoint}"
+
+    def ready(self) -> dict[str, Any]:
+        data: dict[str, Any] = httpx.get(f"{self.base_url}/ready", timeout=10).json()
+        return data
+
+    def wait_for(self, states: dict[str, str], timeout: float = 30.0) -> dict[str, Any]:
+        """Poll ``/ready`` until each named upstream is in the given state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = self.ready()
+            now = {name: u["state"] for name, u in ready["upstreams"].items()}
+            if all(now.get(name) == state for name, state in states.items()):
+                return ready
+            if time.monotonic() > deadline:
+                raise AssertionError(f"upstreams {now}, wanted {states}:\n" + "\n".join(self.log))
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def write_config(directory: Path, config: dict[str, Any], name: str = "aggregator.json") -> Path:
+    path = directory / name
+    path.write_text(json.dumps(config))
+    return path
+
+
+def start_aggregator(
+    config_path: Path, *, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> Aggregator:
+    """Run ``mcpb aggregate --config PATH --port 0`` and wait for its listening line."""
+    process = subprocess.Popen(
+        [mcpb_executable(), "aggregate", "--config", str(config_path), "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MCPB_LOG_LEVEL": "DEBUG", **(env or {})},
+    )
+    log: list[str] = []
+    found = threading.Event()
+    url: list[str] = []
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for raw in process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            log.append(line)
+            match = _LISTENING.search(line)
+            if match and not found.is_set():
+                url.append(match.group(1))
+                found.set()
+        found.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    found.wait(timeout)
+    if not url:
+        process.kill()
+        process.wait()
+        raise RuntimeError("mcpb aggregate did not start:\n" + "\n".join(log))
+    return Aggregator(process, url[0], config_path, log)
+
+
+@contextlib.contextmanager
+def aggregating(config_path: Path, **kwargs: Any) -> Iterator[Aggregator]:
+    """:func:`start_aggregator` that always stops the process."""
+    aggregator = start_aggregator(config_path, **kwargs)
+    try:
+        yield aggregator
+    finally:
+        aggregator.stop()
