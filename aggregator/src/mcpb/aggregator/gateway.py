@@ -100,13 +100,19 @@ class Gateway:
             changed.add(name)
             await upstream.start()
         for name in list(self.vmcps):
-            if name not in config.vmcps or config.vmcps[name] != self.vmcps[name].config:
+            if name not in config.vmcps:
                 self.remove_vmcp(name)
+        refresh_all = not initial and (changed or old.separator != config.separator)
         for name, vmcp_config in config.vmcps.items():
-            if name not in self.vmcps:
+            vmcp = self.vmcps.get(name)
+            if vmcp is None:
                 await self._add_vmcp(name, vmcp_config)
-        if not initial and (changed or old.separator != config.separator):
-            for vmcp in self.vmcps.values():
+            elif vmcp.config != vmcp_config:
+                # Same endpoint, same sessions: they see the new selection (list_changed).
+                vmcp.config = vmcp_config
+                vmcp.backend.title = vmcp_config.title
+                self._refresh(vmcp)
+            elif refresh_all:
                 self._refresh(vmcp)
 
     async def _add_vmcp(self, name: str, config: VmcpConfig) -> None:
