@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client, MCPError
+from mcp.types import EmbeddedResource, PromptReference, TextContent
 
 from tests.support.aggregator import Aggregator, aggregating, write_config
 from tests.support.conformance import conformance_server_command
@@ -110,8 +111,9 @@ def test_changes_announce_list_changed_to_open_sessions(admin: Aggregator) -> No
                 assert time.monotonic() < deadline, "no list_changed reached the open session"
                 await asyncio.sleep(0.02)
             after = [t.name for t in (await client.list_tools()).tools]
-            text = (await client.call_tool("b__echo", {"same": "session"})).content[0].text
-            return before, after, text
+            content = (await client.call_tool("b__echo", {"same": "session"})).content[0]
+            assert isinstance(content, TextContent)
+            return before, after, content.text
 
     before, after, text = run(scenario())
     assert before == ["a__echo"]
@@ -221,7 +223,7 @@ def test_resources_prompts_and_completion_over_two_prefixed_upstreams(tmp_path: 
                     "Second_Source__test_prompt_with_arguments", {"arg1": "x", "arg2": "y"}
                 )
                 done = await client.complete(
-                    {"type": "ref/prompt", "name": "one__test_prompt_with_arguments"},
+                    PromptReference(type="ref/prompt", name="one__test_prompt_with_arguments"),
                     {"name": "arg1", "value": "par"},
                 )
                 await client.subscribe_resource("one+test://watched-resource")
@@ -230,15 +232,19 @@ def test_resources_prompts_and_completion_over_two_prefixed_upstreams(tmp_path: 
                     await client.read_resource("three+test://static-text")
                 with pytest.raises(MCPError) as excluded:
                     await client.get_prompt("Second_Source__test_prompt_with_image")
+                said = prompt.messages[0].content
+                embedded = tool.content[0]
+                assert isinstance(said, TextContent)
+                assert isinstance(embedded, EmbeddedResource)
                 return {
                     "resources": resources,
                     "templates": templates,
                     "prompts": prompts,
                     "one": one.contents[0],
                     "two": two.contents[0],
-                    "prompt": prompt.messages[0].content.text,
+                    "prompt": said.text,
                     "completion": done.completion.values,
-                    "tool": tool.content[0].resource.uri,
+                    "tool": embedded.resource.uri,
                     "unknown": unknown.value.error,
                     "excluded": excluded.value.error,
                 }

@@ -6,17 +6,20 @@
 what it saw as JSON; the assertions are here. One client run per mode × transport covers tools,
 resources, prompts, progress, logging, sampling, elicitation, cancellation, resource
 subscriptions and session termination; two clients at once check that progress, sampling and
-elicitation reach the client that caused them.
+elicitation reach the client that caused them. The same client scenario also runs through a
+vMCP of the aggregator (``namespace: none``) whose only upstream is the same stdio server.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.support.aggregator import aggregating, write_config
 from tests.support.servers import Bridge, bridged
 from tests.support.stdio_peers import everything_command, time_command
 from tests.support.ts_client import run_ts_client
@@ -27,18 +30,36 @@ MODES = [pytest.param((), id="shared"), pytest.param(("--stateful",), id="statef
 TRANSPORTS = ["streamable", "sse"]
 
 
-def _url(bridge: Bridge, transport: str) -> str:
+@dataclass
+class Endpoint:
+    """Where a client connects: a bridge, or a vMCP of the aggregator."""
+
+    mcp_url: str
+    sse_url: str
+
+
+def _url(bridge: Bridge | Endpoint, transport: str) -> str:
     return bridge.mcp_url if transport == "streamable" else bridge.sse_url
 
 
-@pytest.fixture(scope="module", params=MODES)
-def everything_bridge(request: pytest.FixtureRequest):
+@pytest.fixture(scope="module", params=[*MODES, pytest.param("vmcp", id="through-a-vmcp")])
+def everything_bridge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    if request.param == "vmcp":
+        config = {
+            "upstreams": {"everything": {"stdio": everything_command()}},
+            "vmcps": {"all": {"namespace": "none"}},
+        }
+        path = write_config(tmp_path_factory.mktemp("vmcp"), config)
+        with aggregating(path) as running:
+            running.wait_for({"everything": "up"})
+            yield Endpoint(running.url("all"), running.url("all", "sse"))
+        return
     with bridged(everything_command(), *request.param) as bridge:
         yield bridge
 
 
 @pytest.fixture(scope="module", params=TRANSPORTS)
-def seen(everything_bridge: Bridge, request: pytest.FixtureRequest) -> dict[str, Any]:
+def seen(everything_bridge: Bridge | Endpoint, request: pytest.FixtureRequest) -> dict[str, Any]:
     """What the TS client observed in the ``everything`` scenario over one transport."""
     return run_ts_client(_url(everything_bridge, request.param), request.param, "everything")
 
@@ -49,15 +70,17 @@ def _ok(seen: dict[str, Any], step: str) -> Any:
     return value
 
 
-def test_connects_through_the_bridge(seen: dict[str, Any]) -> None:
-    assert seen["serverInfo"]["name"] == "mcp-servers/everything"
+def test_connects_through_the_bridge(seen: dict[str, Any], everything_bridge: Any) -> None:
+    # the bridge passes the server's own initialize through; a vMCP answers as itself
+    expected = "all" if isinstance(everything_bridge, Endpoint) else "mcp-servers/everything"
+    assert seen["serverInfo"]["name"] == expected
     if seen["transport"] == "streamable":
         # The bridge's own session id, not the child's (stdio has none).
         assert isinstance(seen["sessionId"], str)
         assert len(seen["sessionId"]) >= 16
 
 
-def test_tools_list_and_call(seen: dict[str, Any]) -> None:
+def test_tools_list_and_call(seen: dict[str, Any], everything_bridge: Any) -> None:
     tools = _ok(seen, "tools")
     for name in ("echo", "get-sum", "trigger-long-running-operation", "toggle-simulated-logging"):
         assert name in tools
@@ -66,8 +89,13 @@ def test_tools_list_and_call(seen: dict[str, Any]) -> None:
     assert "trigger-elicitation-request" in tools
     assert _ok(seen, "echo") == ["Echo: hello bridge"]
     assert _ok(seen, "sum") == ["The sum of 2 and 40 is 42."]
-    assert _ok(seen, "unknownTool")["isError"] is True
-    assert "no-such-tool" in seen["unknownTool"]["text"][0]
+    if isinstance(everything_bridge, Endpoint):
+        # a vMCP refuses a name outside its selection itself, as the issue asks: -32602
+        assert seen["unknownTool"]["code"] == -32602
+        assert "Unknown tool: no-such-tool" in seen["unknownTool"]["error"]
+    else:
+        assert _ok(seen, "unknownTool")["isError"] is True
+        assert "no-such-tool" in seen["unknownTool"]["text"][0]
 
 
 def test_resources(seen: dict[str, Any]) -> None:

@@ -277,9 +277,10 @@ class Upstream:
 
     # ----------------------------------------------------------------- client relays
 
-    async def open_relay(self, client: ClientState) -> Relay:
-        """The client's stand-in here, attached and initialized with the client's parameters."""
-        relay = Relay(client, self.name, self.uri_token)
+    async def open_relay(self, client: ClientState, uri_token: str) -> Relay:
+        """The client's stand-in here, attached and initialized with the client's parameters;
+        ``uri_token`` is how the client's vMCP namespaces this upstream's URIs."""
+        relay = Relay(client, self.name, uri_token)
         backend = await self._backend_for_new(client.session.id)
         backend.attach(relay)
         try:

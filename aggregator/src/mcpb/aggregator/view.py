@@ -58,6 +58,10 @@ class View:
     digests: dict[str, str] = field(default_factory=dict)
     _first_pages: dict[str, bytes] = field(default_factory=dict)
 
+    def token_of(self, upstream: str) -> str:
+        """The URI token this vMCP gives ``upstream``'s URIs ("" when served unchanged)."""
+        return next((t for t, name in self.uri_tokens.items() if name == upstream), "")
+
     def count(self, method: str) -> int:
         """Items in one list."""
         return len(self.lists.get(method, ()))

@@ -310,7 +310,7 @@ class VmcpBackend:
         future: asyncio.Future[Relay] = asyncio.get_running_loop().create_future()
         self._opening[key] = future
         try:
-            relay = await upstream.open_relay(client)
+            relay = await upstream.open_relay(client, self.view.token_of(upstream.name))
         except BaseException as err:
             future.set_exception(err)
             future.exception()  # retrieved: no "never retrieved" warning
