@@ -37,6 +37,8 @@ AMD64, ARM64 = parse_platform("amd64"), parse_platform("arm64")
         ("NODE:20.11", "mcpb-node:20", "trixie", "3.13"),
         ("binary", "mcpb-binary:latest", "trixie", "3.13"),
         ("mcpb-binary", "mcpb-binary:latest", "trixie", "3.13"),
+        ("aggregator", "mcpb-aggregator:latest", "trixie", "3.13"),
+        ("mcpb-aggregator", "mcpb-aggregator:latest", "trixie", "3.13"),
     ],
 )
 def test_runtime_names_map_onto_our_images(text, image, suite, python) -> None:
@@ -53,6 +55,7 @@ def test_runtime_names_map_onto_our_images(text, image, suite, python) -> None:
         ("node:18", "no image for Node 18 (have node:20)"),
         ("supergateway-node:20", "supergateway- applies to python only"),
         ("binary:1", "the binary image has no version"),
+        ("aggregator:2", "the aggregator image has no version"),
         ("ruby:3", "unknown runtime 'ruby:3'"),
     ],
 )
@@ -153,6 +156,7 @@ def test_package_sets() -> None:
     node = packages_for(parse_runtime("node:20"))
     assert "nodejs" in node and "python3.13-minimal" in node
     assert "nodejs" not in packages_for(parse_runtime("binary"))
+    assert packages_for(parse_runtime("aggregator")) == packages_for(parse_runtime("binary"))
 
 
 def test_slim_and_finish_on_a_fake_root(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ DEFAULT_PLATFORMS = "linux/amd64,linux/arm64"
 
 @click.group("image")
 def image() -> None:
-    """Build the base images that serve bundles (mcpb-python, mcpb-node, mcpb-binary)."""
+    """Build the base images that serve bundles (mcpb-python, mcpb-node, mcpb-binary) and the
+    aggregator image (mcpb-aggregator)."""
 
 
 @image.command("build")
@@ -33,8 +34,8 @@ def image() -> None:
     multiple=True,
     metavar="RUNTIME",
     help=(
-        "python:3.11, python:3.13, node:20, binary (also supergateway-python:3.x and the "
-        "mcpb-* names); repeatable. Default: all four."
+        "python:3.11, python:3.13, node:20, binary, aggregator (also supergateway-python:3.x "
+        "and the mcpb-* names); repeatable. Default: all five."
     ),
 )
 @click.option(
@@ -105,6 +106,8 @@ def context(directory: Path, runtime: str, platform_text: str) -> None:
         raise UsageError(f"{directory}: not empty; give a new or empty directory")
     workspace = workspace_root()
     directory.mkdir(parents=True, exist_ok=True)
-    install_loader(directory, platform, parsed.python, workspace)
+    install_loader(
+        directory, platform, parsed.python, workspace, aggregator=parsed.kind == "aggregator"
+    )
     shutil.copy2(dockerfile_for(workspace, parsed.kind), directory / "Dockerfile")
     click.echo(f"{directory}: build context for {parsed} on {platform}")

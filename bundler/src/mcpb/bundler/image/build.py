@@ -92,7 +92,13 @@ def build_one(
     try:
         context = work / "context"
         context.mkdir()
-        site_key = install_loader(context, platform, runtime.python, settings.workspace)
+        site_key = install_loader(
+            context,
+            platform,
+            runtime.python,
+            settings.workspace,
+            aggregator=runtime.kind == "aggregator",
+        )
         inputs = inputs_for(runtime, platform)
         key = _digest(inputs.key, site_key, dockerfile.read_bytes().hex(), str(spec.platform))
         existing = docker.inspect_image(spec.platform_ref)

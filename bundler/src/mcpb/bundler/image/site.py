@@ -1,8 +1,9 @@
-"""The loader as it goes into an image: its wheel and dependencies for the image's Python and CPU.
+"""The loader (or the aggregator) as it goes into an image: wheels and dependencies for the
+image's Python and CPU.
 
-Nothing is installed from inside a container. The mcpb-loader wheel is built from the
-workspace (``uv build --wheel loader/``) and installed with whatever ``loader/pyproject.toml``
-declares by :func:`mcpb.bundler.builder.python.vendor` (``uv pip install --target
+Nothing is installed from inside a container. The mcpb-loader wheel (and for the aggregator
+image the mcpb-aggregator wheel too) is built from the workspace (``uv build --wheel loader/``)
+and installed with whatever the ``pyproject.toml`` files declare by :func:`mcpb.bundler.builder.python.vendor` (``uv pip install --target
 --python-platform --python-version --only-binary :all:``) on the host; the image's Dockerfile
 copies the result to ``/opt/mcpb/site``. Two small scripts go beside it: the entrypoint, which
 puts the site first on ``sys.path`` under ``python3 -I`` (so no ``PYTHONPATH`` leaks into the
@@ -23,11 +24,11 @@ from mcpb.bundler.builder.python import PythonTarget, build_wheel, vendor
 SITE = "opt/mcpb/site"
 
 ENTRYPOINT = '''\
-"""mcpb base image entrypoint: the loader, with its own packages first on sys.path."""
+"""mcpb base image entrypoint: the {what}, with its own packages first on sys.path."""
 import sys
 
 sys.path.insert(0, "/opt/mcpb/site")
-from mcpb.loader.__main__ import main
+from mcpb.{what}.__main__ import main
 
 sys.exit(main())
 '''
@@ -90,19 +91,28 @@ def workspace_root(start: Path | None = None) -> Path:
     )
 
 
-def install_loader(context: Path, platform: Platform, python: str, workspace: Path) -> str:
+def install_loader(
+    context: Path, platform: Platform, python: str, workspace: Path, *, aggregator: bool = False
+) -> str:
     """Write ``opt/mcpb/`` (site, entrypoint, probe) under ``context``; a digest of what went
-    in (the loader wheel's bytes and every installed distribution's name and version)."""
+    in (the wheels' bytes and every installed distribution's name and version).
+
+    With ``aggregator`` the site also holds mcpb-aggregator and the entrypoint runs it.
+    """
     site = context / SITE
-    with tempfile.TemporaryDirectory(prefix="mcpb-loader-wheel-") as tmp:
-        wheel = build_wheel(workspace / "loader", Path(tmp))
-        vendor([str(wheel)], site, PythonTarget(platform, python))
-        digest = hashlib.sha256(wheel.read_bytes())
+    projects = ["loader", "aggregator"] if aggregator else ["loader"]
+    digest = hashlib.sha256()
+    with tempfile.TemporaryDirectory(prefix="mcpb-wheels-") as tmp:
+        wheels = [build_wheel(workspace / project, Path(tmp) / project) for project in projects]
+        vendor([str(wheel) for wheel in wheels], site, PythonTarget(platform, python))
+        for wheel in wheels:
+            digest.update(wheel.read_bytes())
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts name the host's Python
-    (context / "opt" / "mcpb" / "loader.py").write_text(ENTRYPOINT)
+    entrypoint = ENTRYPOINT.format(what="aggregator" if aggregator else "loader")
+    (context / "opt" / "mcpb" / "loader.py").write_text(entrypoint)
     (context / "opt" / "mcpb" / "healthcheck.py").write_text(HEALTHCHECK)
     (context / "opt" / "mcpb" / "prepare.py").write_text(PREPARE)
     for name in sorted(p.name for p in site.glob("*.dist-info")):
         digest.update(name.encode() + b"\n")
-    digest.update((ENTRYPOINT + HEALTHCHECK + PREPARE).encode())
+    digest.update((entrypoint + HEALTHCHECK + PREPARE).encode())
     return digest.hexdigest()

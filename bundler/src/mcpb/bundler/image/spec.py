@@ -7,7 +7,8 @@ pipeline works with one typed :class:`ImageSpec`.
 
 Which Debian release carries which runtime is a fact of the archive, recorded here once:
 bookworm ships CPython 3.11 (and Node 18), trixie ships CPython 3.13 and Node 20. The node and
-binary images take trixie's Python 3.13 for the loader.
+binary images take trixie's Python 3.13 for the loader; so does the aggregator image, whose
+Python runs the aggregator itself (and the Python bundles it runs as stdio upstreams).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mcpb.bundle.errors import UsageError
 from mcpb.bundle.platform import Platform
 
 #: Image flavours we build, by runtime kind.
-KINDS = ("python", "node", "binary")
+KINDS = ("python", "node", "binary", "aggregator")
 
 #: Python minor version → the Debian suite that ships it as python3.
 PYTHON_SUITES = {"3.11": "bookworm", "3.13": "trixie"}
@@ -30,11 +31,11 @@ NODE_SUITES = {"20": "trixie"}
 #: The Python the loader runs on in the node and binary images (trixie's).
 SIDECAR_PYTHON = "3.13"
 
-DEFAULT_RUNTIMES = ("python:3.11", "python:3.13", "node:20", "binary")
+DEFAULT_RUNTIMES = ("python:3.11", "python:3.13", "node:20", "binary", "aggregator")
 
 _RUNTIME_RE = re.compile(
     r"^(?:(?P<supergateway>supergateway-)|(?P<ours>mcpb-))?"
-    r"(?P<kind>python|node|binary)(?::(?P<version>[0-9][0-9.]*))?$"
+    r"(?P<kind>python|node|binary|aggregator)(?::(?P<version>[0-9][0-9.]*))?$"
 )
 
 
@@ -50,12 +51,12 @@ class Runtime:
 
     @property
     def image_name(self) -> str:
-        """``mcpb-python``, ``mcpb-node`` or ``mcpb-binary``."""
+        """``mcpb-python``, ``mcpb-node``, ``mcpb-binary`` or ``mcpb-aggregator``."""
         return f"mcpb-{self.kind}"
 
     @property
     def tag(self) -> str:
-        """The image tag: the runtime version, or ``latest`` for ``binary``."""
+        """The image tag: the runtime version, or ``latest`` for ``binary`` and ``aggregator``."""
         return self.version or "latest"
 
     @property
@@ -75,7 +76,8 @@ class Runtime:
 
 def parse_runtime(text: str) -> Runtime:
     """Accept ``python:3.13``, ``supergateway-python:3.13``, ``mcpb-python:3.13``, ``node:20``,
-    ``binary`` (and ``mcpb-binary``); refuse versions we do not build, naming the ones we do."""
+    ``binary``, ``aggregator`` (and the ``mcpb-`` names); refuse versions we do not build, naming
+    the ones we do."""
     raw = text.strip().lower()
     match = _RUNTIME_RE.match(raw)
     if match is None:
@@ -97,7 +99,7 @@ def parse_runtime(text: str) -> Runtime:
             have = ", ".join(f"node:{v}" for v in NODE_SUITES)
             raise UsageError(f"runtime {text!r}: no image for Node {version or '?'} (have {have})")
     elif version is not None:
-        raise UsageError(f"runtime {text!r}: the binary image has no version")
+        raise UsageError(f"runtime {text!r}: the {kind} image has no version")
     return Runtime(kind, version)
 
 
