@@ -116,7 +116,8 @@ def aggregator_url(docker_services: Any, compose_ports: dict[str, int]) -> str:
 
 
 def container_id(docker_services: Any, service: str) -> str:
-    return docker_services._docker_compose.execute(f"ps -q {service}").decode().strip()
+    output: bytes = docker_services._docker_compose.execute(f"ps -q {service}")
+    return output.decode().strip()
 
 
 def test_one_vmcp_serves_tools_of_both_bundle_containers(aggregator_url: str) -> None:

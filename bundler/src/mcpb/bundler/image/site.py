@@ -3,8 +3,9 @@ image's Python and CPU.
 
 Nothing is installed from inside a container. The mcpb-loader wheel (and for the aggregator
 image the mcpb-aggregator wheel too) is built from the workspace (``uv build --wheel loader/``)
-and installed with whatever the ``pyproject.toml`` files declare by :func:`mcpb.bundler.builder.python.vendor` (``uv pip install --target
---python-platform --python-version --only-binary :all:``) on the host; the image's Dockerfile
+and installed with whatever the ``pyproject.toml`` files declare by
+:func:`mcpb.bundler.builder.python.vendor` (``uv pip install --target --python-platform
+--python-version --only-binary :all:``) on the host; the image's Dockerfile
 copies the result to ``/opt/mcpb/site``. Two small scripts go beside it: the entrypoint, which
 puts the site first on ``sys.path`` under ``python3 -I`` (so no ``PYTHONPATH`` leaks into the
 bundled server's environment), and the ``HEALTHCHECK`` probe of ``/ready``.
