@@ -21,7 +21,7 @@ from mcp.types import TextContent
 
 from mcpb.bundle.digest import sha256_file
 from mcpb.bundler.image import docker
-from tests.docker.conftest import ARM64, REPO, BundleServer, Bundles, Images
+from tests.docker.conftest import ARM64, REPO, Bundles, BundleServer, Images
 from tests.support.conformance import SERVER as CONFORMANCE_SERVER
 from tests.support.ports import free_port
 
