@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -377,3 +378,110 @@ def test_initialize_body_names_no_upstream(aggregator: Aggregator) -> None:
     assert result["serverInfo"]["title"] == "Developer tools"
     assert result["capabilities"]["tools"] == {"listChanged": True}
     assert response.headers["mcp-session-id"]
+
+
+def _echo(version: str) -> dict[str, Any]:
+    return {"stdio": echo_command(), "env": {"ECHO_SERVER_VERSION": version}}
+
+
+def _version_behind(pid_text: str) -> str:
+    environ = Path(f"/proc/{int(pid_text)}/environ").read_bytes().split(b"\0")
+    found = [e for e in environ if e.startswith(b"ECHO_SERVER_VERSION=")]
+    return found[0].split(b"=", 1)[1].decode()
+
+
+def test_conflicting_names_follow_the_conflicts_policy(tmp_path: Path) -> None:
+    config = {
+        "upstreams": {"a": _echo("1.0.0"), "b": _echo("2.0.0")},
+        "vmcps": {
+            "error": {"namespace": "none"},
+            "first": {"namespace": "none", "conflicts": "first"},
+            "newest": {"namespace": "none", "conflicts": "highest-version"},
+            "conditional": {"namespace": "conditional", "select": [{"upstreams": ["a"]}]},
+        },
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"a": "up", "b": "up"})
+
+        async def scenario() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            async with Client(running.url("error")) as client:
+                out["error_tools"] = (await client.list_tools()).tools
+                with pytest.raises(MCPError) as caught:
+                    await client.call_tool("pid", {})
+                out["error"] = caught.value.error
+            for vmcp in ("first", "newest", "conditional"):
+                async with Client(running.url(vmcp)) as client:
+                    out[vmcp] = [t.name for t in (await client.list_tools()).tools]
+                    out[f"{vmcp}_pid"] = text_of(await client.call_tool("pid", {}))
+            return out
+
+        out = run(scenario())
+        log = "\n".join(running.log)
+        first, newest = _version_behind(out["first_pid"]), _version_behind(out["newest_pid"])
+    assert out["error_tools"] == []
+    assert out["error"].code == -32602
+    assert "the tool 'pid' is offered by upstreams 'a' and 'b'" in out["error"].message
+    assert "offered by upstreams 'a' and 'b'" in log
+    assert out["first"] == ECHO_TOOLS
+    assert first == "1.0.0"
+    assert out["newest"] == ECHO_TOOLS
+    assert newest == "2.0.0"
+    assert out["conditional"] == ECHO_TOOLS  # one upstream: no prefix
+
+
+def test_names_over_64_characters_are_shortened_and_mapped(tmp_path: Path) -> None:
+    prefix = "p" * 48
+    config = {
+        "separator": "____",
+        "upstreams": {"long": {"stdio": echo_command(), "prefix": prefix}},
+        "vmcps": {"v": {}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"long": "up"})
+
+        async def scenario() -> tuple[list[Any], str]:
+            async with Client(running.url("v")) as client:
+                tools = (await client.list_tools()).tools
+                long = next(t for t in tools if t.name.startswith(prefix) and len(t.name) == 64)
+                return tools, text_of(await client.call_tool(long.name, {}))
+
+        tools, text = run(scenario())
+    names = [t.name for t in tools]
+    assert f"{prefix}____echo" in names
+    assert all(len(n) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", n) for n in names)
+    key = "io.github.mcpb-toolchain"
+    shortened = [t for t in tools if t.meta and key in t.meta]
+    assert [(t.meta[key] if t.meta else None) for t in shortened] == [
+        {"upstream": "long", "name": "notify_changed"}  # 48 + 4 + 14 = 66 characters
+    ]
+    assert len(shortened[0].name) == 64
+    assert sorted(names) == sorted(
+        [f"{prefix}____{t}" for t in ECHO_TOOLS if t != "notify_changed"] + [shortened[0].name]
+    )
+    assert text == "notified"
+
+
+def test_the_watched_file_is_reloaded_and_a_broken_one_is_ignored(tmp_path: Path) -> None:
+    config: dict[str, Any] = {
+        "watch": True,
+        "upstreams": {"a": {"stdio": echo_command()}},
+        "vmcps": {"one": {"select": [{"tools": ["a/echo"]}]}},
+    }
+    path = write_config(tmp_path, config)
+    with aggregating(path) as running:
+        running.wait_for({"a": "up"})
+        config["vmcps"]["two"] = {"select": [{"tools": ["a/pid"]}]}
+        path.write_text(json.dumps(config))
+        deadline = time.monotonic() + 15
+        while len(httpx.get(f"{running.base_url}/vmcps").json()["vmcps"]) != 2:
+            assert time.monotonic() < deadline, "the changed file was not reloaded"
+            time.sleep(0.1)
+        path.write_text('{"vmcps": {"three": {"namespace": "sideways"}}}')
+        deadline = time.monotonic() + 15
+        while not any("is not used" in line for line in running.log):
+            assert time.monotonic() < deadline, "\n".join(running.log)
+            time.sleep(0.1)
+        names = [v["name"] for v in httpx.get(f"{running.base_url}/vmcps").json()["vmcps"]]
+        assert names == ["one", "two"]
+        assert any("vmcps.three.namespace" in line for line in running.log)

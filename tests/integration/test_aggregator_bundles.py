@@ -132,7 +132,7 @@ def test_a_bundle_whose_runtime_is_missing_is_refused_naming_it(
         start_aggregator(write_config(tmp_path, config), env=env, timeout=60)
     message = str(caught.value)
     assert "upstream greeter: this machine has no node runtime" in message
-    assert "mcpb-node:22" in message and "url upstream" in message
+    assert "mcpb-node:20" in message and "url upstream" in message
 
 
 def test_a_node_bundle_runs_where_node_exists(node_build: BuildResult, tmp_path: Path) -> None:

@@ -171,7 +171,10 @@ def handle(message: dict[str, Any]) -> None:
         result = {
             "protocolVersion": version,
             "capabilities": {"tools": {"listChanged": True}, "logging": {}},
-            "serverInfo": {"name": "echo", "version": "1.0.0"},
+            "serverInfo": {
+                "name": "echo",
+                "version": os.environ.get("ECHO_SERVER_VERSION", "1.0.0"),
+            },
         }
         send({"jsonrpc": "2.0", "id": rid, "result": result})
     elif method == "server/discover":

@@ -33,7 +33,7 @@ MAX_SERVER_JSON = 1 << 20
 NIMBLETOOLS_META = "ai.nimbletools.mcp/v1"
 #: The base image that has a runtime, for the refusal message.
 _RUNTIME_IMAGES = {
-    "node": "mcpb-node:22",
+    "node": "mcpb-node:20",
     "python": "mcpb-python:3.13",
     "python3": "mcpb-python:3.13",
 }
