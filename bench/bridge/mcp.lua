@@ -7,6 +7,8 @@
 --   MCPB_SESSIONS          comma-separated Mcp-Session-Id values, one per thread
 --   MCPB_PROTOCOL_VERSION  the negotiated MCP-Protocol-Version header value
 --   MCPB_TOOL              "echo" (fast server) or "time" (mcp-server-time get_current_time)
+--   MCPB_TOOL_NAME         the name the echo tool is called by (default "echo"; a gateway
+--                          that namespaces serves it as, e.g., "fast__echo")
 --   MCPB_CHECK             "1" adds a response() hook that checks every response's id and
 --                          content against its request (slower: wrk then parses bodies)
 -- done() prints one line "MCPB_RESULT {json}" with counts and latency percentiles (µs).
@@ -17,6 +19,7 @@ for sid in string.gmatch(os.getenv("MCPB_SESSIONS") or "", "[^,]+") do
 end
 local version = os.getenv("MCPB_PROTOCOL_VERSION") or "2025-06-18"
 local tool = os.getenv("MCPB_TOOL") or "echo"
+local echo_name = os.getenv("MCPB_TOOL_NAME") or "echo"
 local check = os.getenv("MCPB_CHECK") == "1"
 local zones = { "UTC", "Europe/Paris", "Asia/Tokyo", "America/New_York" }
 
@@ -46,7 +49,8 @@ local function make(n)
   local id = index * 100000000 + n
   if tool == "echo" then
     local body = '{"jsonrpc":"2.0","id":' .. id
-      .. ',"method":"tools/call","params":{"name":"echo","arguments":{"n":' .. id .. '}}}'
+      .. ',"method":"tools/call","params":{"name":"' .. echo_name .. '","arguments":{"n":'
+      .. id .. '}}}'
     local want = '{\\"n\\":' .. id .. '}'
     return id, body, want, want
   end

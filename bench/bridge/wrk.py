@@ -51,6 +51,7 @@ def run_wrk(
     *,
     seconds: int,
     check: bool,
+    tool_name: str = "echo",
 ) -> WrkResult:
     """Load ``url`` with one connection (and thread) per session for ``seconds`` seconds."""
     exe = shutil.which("wrk")
@@ -64,6 +65,7 @@ def run_wrk(
         "MCPB_SESSIONS": ",".join(sessions),
         "MCPB_PROTOCOL_VERSION": version,
         "MCPB_TOOL": tool,
+        "MCPB_TOOL_NAME": tool_name,
         "MCPB_CHECK": "1" if check else "0",
     }
     argv = [exe, f"-t{n}", f"-c{n}", f"-d{seconds}s", "--timeout", "5s", "-s", str(SCRIPT), url]

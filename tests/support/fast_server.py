@@ -27,6 +27,17 @@ ECHO_TOOL: dict[str, Any] = {
 }
 
 
+#: ``FAST_SERVER_EXTRA_TOOLS=N`` lists N more (uncallable) tools, for listing benchmarks.
+EXTRA_TOOLS: list[dict[str, Any]] = [
+    {
+        "name": f"t{n:03d}",
+        "description": f"Generic tool number {n}, listed but not callable.",
+        "inputSchema": {"type": "object", "properties": {"x": {"type": "string"}}},
+    }
+    for n in range(int(os.environ.get("FAST_SERVER_EXTRA_TOOLS", "0") or 0))
+]
+
+
 def echo_text(arguments: object) -> str:
     """The text the ``echo`` tool returns for ``arguments``; clients recompute it to check."""
     return json.dumps(arguments, separators=(",", ":"), sort_keys=True)
@@ -44,7 +55,7 @@ def _result(msg: dict[str, Any]) -> dict[str, Any]:
     if method == "ping":
         return {"result": {}}
     if method == "tools/list":
-        return {"result": {"tools": [ECHO_TOOL]}}
+        return {"result": {"tools": [ECHO_TOOL, *EXTRA_TOOLS]}}
     if method == "initialize":
         asked = params.get("protocolVersion")
         version = asked if asked in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[-1]

@@ -1,4 +1,4 @@
-"""A streamable-HTTP MCP server as a ``Backend``: the client side of the transport, over httpx.
+"""A streamable-HTTP MCP server as a ``Backend``: the client side of the transport.
 
 Each session attached to it gets its own upstream MCP session (a *link*), opened by
 ``initialize`` and nothing before: an attached session that never asks holds no connection.
@@ -6,7 +6,8 @@ Requests run as tasks, so a slow call never blocks another; their answers (plain
 SSE stream carrying progress, logging and server→client requests first) go to the request's
 sink. An upstream session that expired (404) is re-initialized once, transparently. A
 session that subscribes to resources, and any session the aggregator asks to ``listen``, also
-holds the upstream's GET stream for what the server says unprompted.
+holds the upstream's GET stream for what the server says unprompted. HTTP goes through the
+lean keep-alive client of :mod:`mcpb.aggregator.http_client` (one pool per upstream).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
+from mcpb.aggregator.http_client import HttpClientError, HttpPool, HttpResponse
 from mcpb.aggregator.sse_reader import EventTooLargeError, events
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.backend import BackendUnavailableError
@@ -75,7 +75,7 @@ class HttpUpstream:
         self._headers.update({k.lower(): v for k, v in (headers or {}).items()})
         self._timeout = timeout
         self._on_unreachable = on_unreachable
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpPool | None = None
         self._links: dict[str, _Link] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -83,9 +83,7 @@ class HttpUpstream:
 
     async def start(self) -> None:
         """Create the connection pool (nothing is connected yet)."""
-        timeout = httpx.Timeout(self._timeout, read=None)
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+        self._client = HttpPool(self.url, connect_timeout=self._timeout)
 
     async def close(self) -> None:
         """End every upstream session (best effort) and the pool."""
@@ -109,23 +107,24 @@ class HttpUpstream:
         ping = {"jsonrpc": "2.0", "id": "mcpb-ping", "method": "ping"}
         try:
             async with asyncio.timeout(self._timeout):
-                response = await self._pool.post(
-                    self.url, content=jsonrpc.dumps(ping), headers=self._request_headers(link)
+                response = await self._pool.request(
+                    "POST", self._request_headers(link), jsonrpc.dumps(ping)
                 )
-        except (httpx.HTTPError, TimeoutError) as err:
+                await response.read(MAX_MESSAGE)
+        except (HttpClientError, TimeoutError) as err:
             return f"unreachable: {describe(err)}"
-        if response.status_code == 404 and link.session_id:
+        if response.status == 404 and link.session_id:
             try:
                 await self._handshake(link)
             except BackendUnavailableError as err:
                 return str(err)
             return None
-        if response.status_code != 200:
-            return f"answered ping with HTTP {response.status_code}"
+        if response.status != 200:
+            return f"answered ping with HTTP {response.status}"
         return None
 
     @property
-    def _pool(self) -> httpx.AsyncClient:
+    def _pool(self) -> HttpPool:
         if self._client is None:
             raise BackendUnavailableError(f"upstream {self.label} is not started")
         return self._client
@@ -223,17 +222,15 @@ class HttpUpstream:
         assert link.init is not None
         link.session_id = link.version = None
         try:
-            async with self._pool.stream(
-                "POST", self.url, content=jsonrpc.dumps(link.init), headers=self._headers
-            ) as response:
-                if response.status_code != 200:
-                    raise BackendUnavailableError(
-                        f"upstream {self.label} answered initialize with HTTP "
-                        f"{response.status_code}"
-                    )
-                payload = await self._answer(response, link.init["id"], None, None)
-                session_id = response.headers.get("mcp-session-id")
-        except httpx.HTTPError as err:
+            response = await self._pool.request("POST", self._headers, jsonrpc.dumps(link.init))
+            if response.status != 200:
+                response.close()
+                raise BackendUnavailableError(
+                    f"upstream {self.label} answered initialize with HTTP {response.status}"
+                )
+            session_id = response.header(b"mcp-session-id")
+            payload = await self._answer(response, link.init["id"], None, None)
+        except HttpClientError as err:
             self._unreachable(err)
             raise BackendUnavailableError(
                 f"upstream {self.label} is unreachable: {describe(err)}"
@@ -251,21 +248,18 @@ class HttpUpstream:
 
     async def _exchange(self, session: Session, link: _Link, message: Message, call: _Call) -> None:
         client_id = message["id"]
+        body = jsonrpc.dumps(message)
         try:
             for attempt in (1, 2):
-                async with self._pool.stream(
-                    "POST",
-                    self.url,
-                    content=jsonrpc.dumps(message),
-                    headers=self._request_headers(link),
-                ) as response:
-                    if response.status_code == 404 and link.session_id and attempt == 1:
-                        log.info("[%s] upstream session expired: initializing again", self.label)
-                        await self._handshake(link)
-                        continue
-                    payload = await self._answer(response, client_id, session, call.sink)
-                    break
-        except httpx.HTTPError as err:
+                response = await self._pool.request("POST", self._request_headers(link), body)
+                if response.status == 404 and link.session_id and attempt == 1:
+                    await response.read(MAX_MESSAGE)
+                    log.info("[%s] upstream session expired: initializing again", self.label)
+                    await self._handshake(link)
+                    continue
+                payload = await self._answer(response, client_id, session, call.sink)
+                break
+        except HttpClientError as err:
             self._unreachable(err)
             text = f"upstream {self.label} is unavailable: {describe(err)}"
             payload = jsonrpc.error_bytes(client_id, jsonrpc.SERVER_UNAVAILABLE, text)
@@ -276,14 +270,14 @@ class HttpUpstream:
             deliver_final(session, call.sink, payload)
 
     async def _answer(
-        self, response: httpx.Response, request_id: Any, session: Session | None, sink: Sink | None
+        self, response: HttpResponse, request_id: Any, session: Session | None, sink: Sink | None
     ) -> bytes:
         """The answer to ``request_id`` in ``response``; interim messages go on as they come."""
-        status = response.status_code
-        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        status = response.status
+        kind = (response.header(b"content-type") or "").split(";")[0].strip().lower()
         if status == 200 and kind == "text/event-stream":
             try:
-                async for event, data in events(response.aiter_lines(), MAX_MESSAGE):
+                async for event, data in events(response.chunks(), MAX_MESSAGE):
                     if event != "message" or not data:
                         continue
                     payload = data.encode()
@@ -291,13 +285,17 @@ class HttpUpstream:
                     if message is None:
                         continue
                     if "method" not in message and message.get("id") == request_id:
+                        response.close()
                         return payload
                     if session is not None:
                         self._interim(session, sink, payload)
             except EventTooLargeError as err:
+                response.close()
                 return self._error(request_id, str(err))
             return self._error(request_id, "closed its stream before answering")
-        body = await _read_bounded(response)
+        body = await response.read(MAX_MESSAGE)
+        if body is None:
+            return self._error(request_id, f"sent an answer larger than {MAX_MESSAGE} bytes")
         answer = _parse(body) if body else None
         if answer is not None and answer.get("id") == request_id and "method" not in answer:
             return body
@@ -315,31 +313,35 @@ class HttpUpstream:
             try:
                 headers = self._request_headers(link)
                 headers["accept"] = "text/event-stream"
-                async with self._pool.stream("GET", self.url, headers=headers) as response:
-                    if response.status_code == 405:
+                response = await self._pool.request("GET", headers)
+                try:
+                    if response.status == 405:
                         return  # the upstream offers no GET stream
-                    if response.status_code == 200:
+                    if response.status == 200:
                         delay = _LISTEN_BACKOFF[0]
-                        async for event, data in events(response.aiter_lines(), MAX_MESSAGE):
+                        async for event, data in events(response.chunks(), MAX_MESSAGE):
                             if event == "message" and data:
                                 session.push(data.encode())
-            except (httpx.HTTPError, EventTooLargeError) as err:
+                finally:
+                    response.close()
+            except (HttpClientError, EventTooLargeError) as err:
                 log.debug("[%s] GET stream ended: %s", self.label, describe(err))
             await asyncio.sleep(delay)
             delay = min(delay * 2, _LISTEN_BACKOFF[1])
 
     async def _post_quietly(self, link: _Link, message: Message) -> None:
         try:
-            response = await self._pool.post(
-                self.url, content=jsonrpc.dumps(message), headers=self._request_headers(link)
+            response = await self._pool.request(
+                "POST", self._request_headers(link), jsonrpc.dumps(message)
             )
-            await response.aclose()
-        except httpx.HTTPError as err:
+            await response.read(MAX_MESSAGE)
+        except HttpClientError as err:
             log.debug("[%s] could not post %s: %s", self.label, message.get("method"), err)
 
     async def _delete(self, link: _Link) -> None:
-        with contextlib.suppress(httpx.HTTPError, BackendUnavailableError):
-            await self._pool.delete(self.url, headers=self._request_headers(link))
+        with contextlib.suppress(HttpClientError, BackendUnavailableError):
+            response = await self._pool.request("DELETE", self._request_headers(link))
+            await response.read(MAX_MESSAGE)
 
     # ----------------------------------------------------------------- delivery
 
@@ -361,9 +363,7 @@ class HttpUpstream:
         return True
 
     def _unreachable(self, err: BaseException) -> None:
-        if self._on_unreachable is not None and isinstance(
-            err, httpx.ConnectError | httpx.ConnectTimeout | httpx.RemoteProtocolError
-        ):
+        if self._on_unreachable is not None:
             self._on_unreachable(describe(err))
 
     def _spawn(self, work: Any) -> None:
@@ -380,16 +380,7 @@ def _parse(payload: bytes) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
-async def _read_bounded(response: httpx.Response) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > MAX_MESSAGE:
-            return b""
-    return bytes(body)
-
-
 def describe(err: BaseException) -> str:
-    """A short description of a connection error (httpx messages can be empty)."""
+    """A short description of a connection error (some exceptions have empty messages)."""
     text = str(err)
     return f"{type(err).__name__}: {text}" if text else type(err).__name__

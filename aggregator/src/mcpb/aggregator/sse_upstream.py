@@ -4,7 +4,9 @@ Each attached session that initializes gets its own SSE connection (a *link*): `
 stream, wait for the ``endpoint`` event naming where to ``POST``, then every answer,
 notification and server→client request arrives on that stream. Ids are remapped per link so
 the aggregator's own requests and a client's can never collide; a link whose stream ends
-fails what it had in flight and is opened again (and re-initialized) on the next request.
+fails what it had in flight and is opened again (and re-initialized) on the next request. An
+``endpoint`` on another origin than the stream's is refused (a server must not redirect what
+the aggregator posts elsewhere).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import logging
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
-
+from mcpb.aggregator.http_client import HttpClientError, HttpPool, Origin
 from mcpb.aggregator.http_upstream import MAX_MESSAGE, describe
 from mcpb.aggregator.sse_reader import EventTooLargeError, events
 from mcpb.mcphttp import jsonrpc
@@ -67,14 +68,13 @@ class SseUpstream:
         self.label = label
         self._headers = {k.lower(): v for k, v in (headers or {}).items()}
         self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpPool | None = None
         self._links: dict[str, _Link] = {}
         self._background: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         """Create the connection pool (nothing is connected yet)."""
-        timeout = httpx.Timeout(self._timeout, read=None)
-        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self._client = HttpPool(self.url, connect_timeout=self._timeout)
 
     async def close(self) -> None:
         """Close every stream and the pool."""
@@ -175,7 +175,7 @@ class SseUpstream:
         return link
 
     @property
-    def _pool(self) -> httpx.AsyncClient:
+    def _pool(self) -> HttpPool:
         if self._client is None:
             raise BackendUnavailableError(f"upstream {self.label} is not started")
         return self._client
@@ -199,23 +199,40 @@ class SseUpstream:
         why = "closed its stream"
         try:
             headers = {**self._headers, "accept": "text/event-stream"}
-            async with self._pool.stream("GET", self.url, headers=headers) as response:
-                if response.status_code != 200:
-                    why = f"answered GET with HTTP {response.status_code}"
+            response = await self._pool.request("GET", headers)
+            try:
+                if response.status != 200:
+                    why = f"answered GET with HTTP {response.status}"
                     return
-                async for kind, data in events(response.aiter_lines(), MAX_MESSAGE):
+                async for kind, data in events(response.chunks(), MAX_MESSAGE):
                     if kind == "endpoint":
-                        if link.endpoint is not None and not link.endpoint.done():
-                            link.endpoint.set_result(urljoin(self.url, data.strip()))
+                        self._on_endpoint(link, data.strip())
                     elif kind == "message" and data:
                         self._on_message(link, data.encode())
-        except (httpx.HTTPError, EventTooLargeError) as err:
+            finally:
+                response.close()
+        except (HttpClientError, EventTooLargeError) as err:
             why = f"is unreachable: {describe(err)}"
         finally:
             text = f"upstream {self.label} {why}"
             if link.endpoint is not None and not link.endpoint.done():
                 link.endpoint.set_exception(BackendUnavailableError(text))
             self._fail(link, text)
+
+    def _on_endpoint(self, link: _Link, location: str) -> None:
+        if link.endpoint is None or link.endpoint.done():
+            return
+        url = urljoin(self.url, location)
+        try:
+            parsed, mine = Origin.parse(url), self._pool.origin
+            same = (parsed.secure, parsed.host, parsed.port) == (mine.secure, mine.host, mine.port)
+        except HttpClientError:
+            same = False
+        if not same:
+            text = f"upstream {self.label} named an endpoint on another origin: {url}"
+            link.endpoint.set_exception(BackendUnavailableError(text))
+            return
+        link.endpoint.set_result(Origin.parse(url).target)
 
     def _on_message(self, link: _Link, payload: bytes) -> None:
         try:
@@ -266,13 +283,12 @@ class SseUpstream:
     async def _post(self, link: _Link, message: Message, call: _Call | None = None) -> None:
         assert link.endpoint is not None
         try:
-            endpoint = link.endpoint.result()
+            target = link.endpoint.result()
             headers = {**self._headers, "content-type": "application/json"}
-            response = await self._pool.post(
-                endpoint, content=jsonrpc.dumps(message), headers=headers
-            )
-            status = response.status_code
-        except (httpx.HTTPError, asyncio.InvalidStateError) as err:
+            response = await self._pool.request("POST", headers, jsonrpc.dumps(message), target)
+            status = response.status
+            await response.read(MAX_MESSAGE)
+        except (HttpClientError, asyncio.InvalidStateError) as err:
             status, why = 0, describe(err)
         else:
             why = f"answered HTTP {status}"
