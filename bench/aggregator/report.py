@@ -93,9 +93,9 @@ def render(doc: dict[str, Any]) -> str:
             "",
             "## A vMCP created through the admin API",
             "",
-            f"From the PUT's response to the answer of its first `initialize` + `tools/list`: median "
-            f"**{a['median_ms']} ms**, max {a['max_ms']} ms over {a['samples']} vMCPs (goal: within "
-            "100 ms).",
+            "From the PUT's response to the answer of its first `initialize` + `tools/list`: "
+            f"median **{a['median_ms']} ms**, max {a['max_ms']} ms over {a['samples']} vMCPs "
+            "(goal: within 100 ms).",
         ]
     if "sigterm" in doc:
         t = doc["sigterm"]

@@ -254,7 +254,7 @@ def many_sessions(count: int) -> dict[str, Any]:
         loaded = rss_kib(proc.pid)
         ready = httpx.get(f"{base}/ready", timeout=30).json()
         with httpx.Client(timeout=10) as client:
-            sid, version = open_session(client, f"{base}/vmcp/v/mcp")
+            sid, _ = open_session(client, f"{base}/vmcp/v/mcp")
         for writer in held.pop("writers"):
             writer.close()
         loop.close()
