@@ -24,9 +24,11 @@ def render(doc: dict[str, Any]) -> str:
     out = [
         "# Aggregator benchmark results",
         "",
-        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, load before the run "
-        f"{m.get('load', '?')}; wrk {doc['wrk']}; FastMCP {doc['fastmcp']}. Shared and noisy: "
-        "compare ratios within this run, never absolute numbers across runs.",
+        f"Run {m.get('date', '?')} at commit {m.get('mcpb_commit', '?')} on {m.get('cpu', '?')}, "
+        f"{m.get('nproc', '?')} cores (shared with other work), Python {m.get('python', '?')}, "
+        f"uvloop {m.get('uvloop', '?')}, httptools {m.get('httptools', '?')}; FastMCP "
+        f"{doc['fastmcp']}. The machine is noisy: compare ratios within this run, never "
+        "absolute numbers across runs.",
         "",
     ]
     if "throughput" in doc:

@@ -109,6 +109,7 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._wakeup: asyncio.Future[None] | None = None
         self._complete = True
+        self._keep_alive = False
         self._paused = False
         self.closed = False
         self.failure: BaseException | None = None
@@ -135,6 +136,8 @@ class _Connection(asyncio.Protocol):
         self._headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
+        # asked now: httptools answers False once the message is complete
+        self._keep_alive = self._parser.should_keep_alive()
         status = self._parser.get_status_code()
         response = HttpResponse(self, status, self._headers)
         if self._head is not None and not self._head.done():
@@ -192,7 +195,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
     def reusable(self) -> bool:
-        return not self.closed and self._complete and self._parser.should_keep_alive()
+        return not self.closed and self._complete and self._keep_alive
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
