@@ -292,14 +292,15 @@ def admin_put(samples: int = 20) -> dict[str, Any]:
     return out
 
 
-def sigterm() -> dict[str, Any]:
+def sigterm(streams: int) -> dict[str, Any]:
     config = {
+        "max_sessions": streams + 10,
         "upstreams": {f"u{n}": {"stdio": FAST} for n in range(3)},
         "vmcps": {"v": {}},
     }
     with aggregator(config, "sigterm", {"MCPB_LOG_LEVEL": "WARNING"}) as (base, proc):
         loop = asyncio.new_event_loop()
-        held = loop.run_until_complete(_hold_streams(base, 100))
+        held = loop.run_until_complete(_hold_streams(base, streams))
         children = descendants(proc.pid)
         started = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)
@@ -329,19 +330,23 @@ def main() -> None:
         "fastmcp": FASTMCP[0].split("==")[1],
         "settings": {"seconds": args.seconds, "rounds": args.rounds},
     }
-    if "throughput" in parts:
-        results["throughput"] = throughput(args.rounds, args.seconds)
-    if "listing" in parts:
-        results["listing"] = listing()
-    if "sessions" in parts:
-        results["sessions"] = many_sessions(args.sessions)
-    if "admin" in parts:
-        results["admin"] = admin_put()
-    if "sigterm" in parts:
-        results["sigterm"] = sigterm()
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    steps = {
+        "throughput": lambda: throughput(args.rounds, args.seconds),
+        "listing": listing,
+        "sessions": lambda: many_sessions(args.sessions),
+        "admin": admin_put,
+        "sigterm": lambda: sigterm(args.sessions),
+    }
+    for name, step in steps.items():
+        if name in parts:
+            results[name] = step()
+            save(results)  # a later step that fails keeps what was measured
+
+
+def save(results: dict[str, Any]) -> None:
     from bench.aggregator.report import write_report
 
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_report(json.loads((HERE / "results.json").read_text()), HERE / "results.md")
 
 

@@ -15,6 +15,7 @@ The floor (the raw stdio round trip to the same server, no HTTP) is measured in 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -74,7 +75,8 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
         proc.poll()
         time.sleep(0.05)
     else:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may exit just now
+            os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=5)
 
 

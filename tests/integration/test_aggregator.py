@@ -485,3 +485,107 @@ def test_the_watched_file_is_reloaded_and_a_broken_one_is_ignored(tmp_path: Path
         names = [v["name"] for v in httpx.get(f"{running.base_url}/vmcps").json()["vmcps"]]
         assert names == ["one", "two"]
         assert any("vmcps.three.namespace" in line for line in running.log)
+
+
+def test_an_upstreams_list_change_reaches_only_the_vmcps_whose_view_changed(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "upstreams": {"a": {"stdio": echo_command()}},
+        "vmcps": {
+            "added": {"select": [{"tools": ["a/added_*"]}]},
+            "fixed": {"select": [{"tools": ["a/echo"]}]},
+            "all": {},
+        },
+    }
+    heard: dict[str, list[str]] = {"added": [], "fixed": []}
+
+    def handler(name: str) -> Any:
+        async def on_message(message: Any) -> None:
+            method = getattr(message, "method", None)
+            if isinstance(method, str):
+                heard[name].append(method)
+
+        return on_message
+
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"a": "up"})
+
+        async def scenario() -> tuple[list[str], list[str]]:
+            async with (
+                Client(running.url("added"), message_handler=handler("added")) as added,
+                Client(running.url("fixed"), message_handler=handler("fixed")) as fixed,
+                Client(running.url("all")) as everything,
+            ):
+                before = [t.name for t in (await added.list_tools()).tools]
+                await fixed.list_tools()
+                await everything.call_tool("a__notify_changed", {"add": "added_1"})
+                deadline = time.monotonic() + 10
+                while "notifications/tools/list_changed" not in heard["added"]:
+                    assert time.monotonic() < deadline, "the changed vMCP was not told"
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.5)  # time for a wrong notification to arrive too
+                after = [t.name for t in (await added.list_tools()).tools]
+                return before, after
+
+        before, after = run(scenario())
+    assert before == []
+    assert after == ["a__added_1"]
+    assert "notifications/tools/list_changed" not in heard["fixed"]
+
+
+def test_lists_page_across_upstreams_with_cursors(tmp_path: Path) -> None:
+    config = {
+        "page_size": 4,
+        "upstreams": {"a": {"stdio": echo_command()}, "b": {"stdio": echo_command()}},
+        "vmcps": {"v": {}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running, httpx.Client(timeout=10) as client:
+        running.wait_for({"a": "up", "b": "up"})
+        url = running.url("v")
+        session = initialize(client, url)
+        names: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            params = {"cursor": cursor} if cursor is not None else {}
+            body = {"jsonrpc": "2.0", "id": pages, "method": "tools/list", "params": params}
+            result = client.post(url, json=body, headers=headers(session)).json()["result"]
+            names += [t["name"] for t in result["tools"]]
+            pages += 1
+            cursor = result.get("nextCursor")
+            if cursor is None:
+                break
+        bad = {"jsonrpc": "2.0", "id": 99, "method": "tools/list", "params": {"cursor": "x"}}
+        refused = client.post(url, json=bad, headers=headers(session)).json()
+    assert names == [f"{u}__{t}" for u in ("a", "b") for t in ECHO_TOOLS]
+    assert pages == 5  # 18 tools, 4 a page
+    assert refused["error"]["code"] == -32602
+
+
+def test_per_session_processes_are_one_per_client_session_and_end_with_it(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "upstreams": {"own": {"stdio": echo_command(), "process": "per-session"}},
+        "vmcps": {"v": {}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running, httpx.Client(timeout=10) as client:
+        running.wait_for({"own": "up"})
+        url = running.url("v")
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+        body["params"] = {"name": "own__pid", "arguments": {}}
+        pids = []
+        sessions = [initialize(client, url) for _ in range(2)]
+        for session in sessions:
+            answer = client.post(url, json=body, headers=headers(session)).json()
+            pids.append(int(answer["result"]["content"][0]["text"]))
+        again = client.post(url, json=body, headers=headers(sessions[0])).json()
+        assert int(again["result"]["content"][0]["text"]) == pids[0]
+        assert pids[0] != pids[1]
+        assert client.delete(url, headers=headers(sessions[0])).status_code == 200
+        deadline = time.monotonic() + 10
+        while _alive(pids[0]):
+            assert time.monotonic() < deadline, "the session's own child outlived it"
+            time.sleep(0.05)
+        assert _alive(pids[1])

@@ -4,10 +4,12 @@ Tools: ``echo`` (returns its arguments as JSON text), ``progress`` (progress + l
 notifications, then a result), ``sample`` (asks the client for sampling/createMessage and
 returns the answer), ``sleep`` (blocks for ``seconds``), ``stats`` (how many initialize and
 notifications/initialized it received), ``pid`` (its process id), ``notify_changed`` (emits
-``notifications/tools/list_changed`` first), ``batch_notes`` (two log notifications as one JSON
-array on stdout), ``flood`` (``count`` log notifications of ``size`` bytes, then a result).
-It reports on stderr its start and every ``notifications/cancelled`` it receives. It never answers
-``server/discover``: like some legacy servers, it hangs on that probe.
+``notifications/tools/list_changed``; with ``add`` it lists one more tool of that name from
+then on), ``batch_notes`` (two log notifications as one JSON array on stdout), ``flood``
+(``count`` log notifications of ``size`` bytes, then a result). ``ECHO_SERVER_VERSION`` sets
+its ``serverInfo.version``. It reports on stderr its start and every ``notifications/cancelled``
+it receives. It never answers ``server/discover``: like some legacy servers, it hangs on that
+probe.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def call_tool(request: dict[str, Any]) -> dict[str, Any]:
     if name == "stats":
         return text(json.dumps(stats, sort_keys=True))
     if name == "notify_changed":
+        if args.get("add"):  # list one more tool from now on
+            added = str(args["add"])
+            TOOLS.append({"name": added, "description": "added", "inputSchema": {"type": "object"}})
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         return text("notified")
     if name == "batch_notes":
