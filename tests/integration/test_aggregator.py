@@ -548,7 +548,7 @@ def test_lists_page_across_upstreams_with_cursors(tmp_path: Path) -> None:
         cursor = None
         pages = 0
         while True:
-            params = {"cursor": cursor} if cursor is not None else {}
+            params: dict[str, Any] = {"cursor": cursor} if cursor is not None else {}
             body = {"jsonrpc": "2.0", "id": pages, "method": "tools/list", "params": params}
             result = client.post(url, json=body, headers=headers(session)).json()["result"]
             names += [t["name"] for t in result["tools"]]
