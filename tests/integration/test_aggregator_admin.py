@@ -273,3 +273,35 @@ def test_resources_prompts_and_completion_over_two_prefixed_upstreams(tmp_path: 
     assert out["unknown"].code == -32002
     assert out["excluded"].code == -32602
     assert out["excluded"].message == "Unknown prompt: Second_Source__test_prompt_with_image"
+
+
+def test_a_replaced_upstream_serves_open_sessions_through_its_new_process(
+    admin: Aggregator,
+) -> None:
+    base = f"{admin.base_url}/admin"
+
+    async def scenario() -> tuple[str, str]:
+        async with Client(admin.url("first")) as client:
+            before = (await client.call_tool("a__echo", {"n": 1})).content[0]
+            replaced = await asyncio.to_thread(
+                httpx.put,
+                f"{base}/upstreams/a",
+                headers=AUTH,
+                json={"stdio": echo_command(), "tags": ["t"], "env": {"REPLACED": "1"}},
+            )
+            assert replaced.status_code == 200
+            await asyncio.to_thread(admin.wait_for, {"a": "up"})
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    after = (await client.call_tool("a__echo", {"n": 2})).content[0]
+                    break
+                except MCPError:  # down while the new process starts
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+            assert isinstance(before, TextContent) and isinstance(after, TextContent)
+            return before.text, after.text
+
+    before, after = run(scenario())
+    assert json.loads(before) == {"n": 1}
+    assert json.loads(after) == {"n": 2}

@@ -84,6 +84,8 @@ class Gateway:
             if name not in config.upstreams or old.upstreams.get(name) != config.upstreams[name]:
                 upstream = self.upstreams.pop(name)
                 changed.add(name)
+                for served in self.vmcps.values():
+                    served.backend.drop_relays(name)
                 self._later(upstream.close())
         for name, upstream_config in config.upstreams.items():
             if name in self.upstreams:
@@ -104,16 +106,16 @@ class Gateway:
                 self.remove_vmcp(name)
         refresh_all = not initial and (changed or old.separator != config.separator)
         for name, vmcp_config in config.vmcps.items():
-            vmcp = self.vmcps.get(name)
-            if vmcp is None:
+            current = self.vmcps.get(name)
+            if current is None:
                 await self._add_vmcp(name, vmcp_config)
-            elif vmcp.config != vmcp_config:
+            elif current.config != vmcp_config:
                 # Same endpoint, same sessions: they see the new selection (list_changed).
-                vmcp.config = vmcp_config
-                vmcp.backend.title = vmcp_config.title
-                self._refresh(vmcp)
+                current.config = vmcp_config
+                current.backend.title = vmcp_config.title
+                self._refresh(current)
             elif refresh_all:
-                self._refresh(vmcp)
+                self._refresh(current)
 
     async def _add_vmcp(self, name: str, config: VmcpConfig) -> None:
         backend = VmcpBackend(name, config.title, self.upstreams, page_size=self.config.page_size)

@@ -116,6 +116,7 @@ class Upstream:
         self._wake = asyncio.Event()
         self._stale: set[str] = set()
         self._refresher: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
         self._closed = False
 
     @property
@@ -151,7 +152,7 @@ class Upstream:
         backends = [*self._own.values(), *([self._shared] if self._shared else [])]
         self._own.clear()
         self._shared = None
-        await asyncio.gather(*(b.close() for b in backends), return_exceptions=True)
+        await asyncio.gather(*(b.close() for b in backends), *self._closing, return_exceptions=True)
 
     def _make_backend(self, label: str) -> Backend:
         config = self.config
@@ -329,4 +330,5 @@ class Upstream:
             backend.detach(relay)
         if own is not None:
             task = asyncio.ensure_future(own.close())
-            task.add_done_callback(lambda _: None)
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)

@@ -121,6 +121,14 @@ class VmcpBackend:
         client.relays.clear()
         client.session.inflight.clear()
 
+    def drop_relays(self, upstream: str) -> None:
+        """An upstream was replaced or removed: its relays belong to the old one (closing);
+        a client's next request opens a relay at the new one."""
+        for client in self.clients.values():
+            relay = client.relays.pop(upstream, None)
+            if relay is not None:
+                relay.close()
+
     def set_view(self, view: View) -> list[str]:
         """Serve ``view`` from now on; the ``list_changed`` notifications sent, if any."""
         old, self.view = self.view, view
