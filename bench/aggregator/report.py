@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-ORDER = ("floor", "direct", "vmcp-http", "vmcp-stdio", "fastmcp")
+ORDER = ("floor", "direct", "vmcp-http", "vmcp-stdio", "fastmcp", "contextforge")
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -27,8 +27,8 @@ def render(doc: dict[str, Any]) -> str:
         f"Run {m.get('date', '?')} at commit {m.get('mcpb_commit', '?')} on {m.get('cpu', '?')}, "
         f"{m.get('nproc', '?')} cores (shared with other work), Python {m.get('python', '?')}, "
         f"uvloop {m.get('uvloop', '?')}, httptools {m.get('httptools', '?')}; FastMCP "
-        f"{doc['fastmcp']}. The machine is noisy: compare ratios within this run, never "
-        "absolute numbers across runs.",
+        f"{doc['fastmcp']}, ContextForge {doc.get('contextforge') or 'not run'}. The machine is "
+        "noisy: compare ratios within this run, never absolute numbers across runs.",
         "",
     ]
     if "throughput" in doc:
@@ -58,11 +58,15 @@ def render(doc: dict[str, Any]) -> str:
             vs_direct = _ratio(doc, "vmcp-http", "direct", conns)
             stdio = _ratio(doc, "vmcp-stdio", "direct", conns)
             floor = _ratio(doc, "vmcp-http", "floor", conns)
+            forge = ""
+            if "contextforge" in doc["throughput"]:
+                times = _ratio(doc, "vmcp-http", "contextforge", conns)
+                forge = f" vMCP→HTTP upstream **{times:.0f}×** ContextForge."
             out += [
                 f"- {conns} conn: vMCP→HTTP upstream **{vs_fast:.1f}×** FastMCP (goal ≥ 10×), "
                 f"**{vs_direct:.0%}** of the upstream called directly (goal ≥ 40%); "
                 f"vMCP→stdio upstream **{stdio:.0%}** of the bridge's (goal ≥ 50%); "
-                f"vMCP→HTTP at {floor:.0%} of the floor.",
+                f"vMCP→HTTP at {floor:.0%} of the floor.{forge}",
             ]
     if "listing" in doc:
         out += [
@@ -109,12 +113,9 @@ def render(doc: dict[str, Any]) -> str:
             f"**{t['exit_code']}** after **{t['seconds']} s**, {t['left_behind']} processes left "
             "(goal: exit 0 within 10 s, none left).",
         ]
-    out += [
-        "",
-        "ContextForge (PyPI `mcp-contextforge-gateway` 1.1.0) was not run in this round: see "
-        "README.md for why and for its figures measured on this kind of machine.",
-        "",
-    ]
+    if not doc.get("contextforge"):
+        out += ["", "ContextForge was not run in this round (`--no-contextforge`)."]
+    out.append("")
     return "\n".join(out)
 
 

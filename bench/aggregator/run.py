@@ -13,14 +13,15 @@ and one MCP session per connection, 1 and 16 connections), through
 * ``vmcp-http``: a vMCP of ``mcpb aggregate`` whose upstream is that bridge (``url``);
 * ``vmcp-stdio``: a vMCP whose upstream is the fast server itself (``stdio``);
 * ``fastmcp``: FastMCP 4 mounting the same bridge with a namespace, an already-connected client
-  reused for every request (its fastest documented mode; :mod:`bench.aggregator.fastmcp_gateway`).
+  reused for every request (its fastest documented mode; :mod:`bench.aggregator.fastmcp_gateway`);
+* ``contextforge``: ContextForge with the bridge registered as a gateway and a virtual server of
+  its tool (:mod:`bench.aggregator.contextforge`; skipped with ``--no-contextforge``).
 
 Rounds interleave the targets so a busy machine hurts them alike; the first round also checks
 every response (id and content). Then: ``tools/list`` of a vMCP of ~100 tools (200 sequential
 calls; FastMCP and the upstream alone listed the same way), ``--sessions`` client sessions each
 holding a GET stream on one aggregator (its RSS, not its children's), a vMCP created through the
 admin API until its first ``initialize`` + ``tools/list`` is answered, and SIGTERM to exit.
-ContextForge (PyPI ``mcp-contextforge-gateway``, Python ≥ 3.12) is not run; see the README.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from typing import Any
 
 import httpx
 
+from bench.aggregator.contextforge import VERSION as CONTEXTFORGE
+from bench.aggregator.contextforge import contextforge
 from bench.bridge import machine
 from bench.bridge.run import stop_group
 from bench.bridge.session import open_session, rpc, wait_ready
@@ -99,16 +102,19 @@ def aggregator(
         stop_group(proc)
 
 
+Target = tuple[str, str, str]  # MCP URL, the echo tool's name there, an Authorization or ""
+
+
 @contextmanager
-def targets(extra_tools: int = 0) -> Iterator[dict[str, tuple[str, str]]]:
-    """Every target running: name → (MCP URL, the echo tool's name there)."""
+def targets(extra_tools: int = 0, *, with_contextforge: bool = True) -> Iterator[dict[str, Target]]:
+    """Every target running: name → (MCP URL, the echo tool's name there, Authorization)."""
     env = {"FAST_SERVER_EXTRA_TOOLS": str(extra_tools), "MCPB_LOG_LEVEL": "WARNING"}
     with ExitStack() as stack:
-        out: dict[str, tuple[str, str]] = {}
+        out: dict[str, Target] = {}
         port = free_port()
         floor = spawn("floor", [sys.executable, "-m", "bench.aggregator.floor", str(port)])
         stack.callback(stop_group, floor)
-        out["floor"] = (f"http://127.0.0.1:{port}/mcp", "echo")
+        out["floor"] = (f"http://127.0.0.1:{port}/mcp", "echo", "")
         port = free_port()
         bridge = spawn(
             "direct",
@@ -117,40 +123,49 @@ def targets(extra_tools: int = 0) -> Iterator[dict[str, tuple[str, str]]]:
         )
         stack.callback(stop_group, bridge)
         direct = f"http://127.0.0.1:{port}/mcp"
-        out["direct"] = (direct, "echo")
+        out["direct"] = (direct, "echo", "")
         config = {
             "upstreams": {"fast": {"url": direct}},
             "vmcps": {"v": {"select": [{"upstreams": ["fast"]}]}},
         }
         base, _ = stack.enter_context(aggregator(config, "vmcp-http", env))
-        out["vmcp-http"] = (f"{base}/vmcp/v/mcp", "fast__echo")
+        out["vmcp-http"] = (f"{base}/vmcp/v/mcp", "fast__echo", "")
         config = {"upstreams": {"fast": {"stdio": FAST}}, "vmcps": {"v": {}}}
         base, _ = stack.enter_context(aggregator(config, "vmcp-stdio", env))
-        out["vmcp-stdio"] = (f"{base}/vmcp/v/mcp", "fast__echo")
+        out["vmcp-stdio"] = (f"{base}/vmcp/v/mcp", "fast__echo", "")
         venv = pypi_venv("fastmcp4", FASTMCP)
         port = free_port()
         script = str(HERE / "fastmcp_gateway.py")
         peer = spawn("fastmcp", [str(venv / "bin" / "python"), script, str(port), f"fast={direct}"])
         stack.callback(stop_group, peer)
-        out["fastmcp"] = (f"http://127.0.0.1:{port}/mcp", "fast_echo")
-        for url, _ in out.values():
+        out["fastmcp"] = (f"http://127.0.0.1:{port}/mcp", "fast_echo", "")
+        for url, _, _ in out.values():
             wait_ready(url, timeout=60)
+        if with_contextforge:
+            out["contextforge"] = stack.enter_context(contextforge(direct, LOGS))
         yield out
 
 
-def throughput(rounds: int, seconds: int) -> dict[str, Any]:
+def throughput(rounds: int, seconds: int, with_contextforge: bool) -> dict[str, Any]:
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    with targets() as running, httpx.Client(timeout=10) as client:
+    with (
+        targets(with_contextforge=with_contextforge) as running,
+        httpx.Client(timeout=30) as client,
+    ):
         for round_no in range(rounds):
-            for name, (url, tool) in running.items():
+            for name, (url, tool, auth) in running.items():
                 for conns in CONNECTIONS:
-                    sessions = [open_session(client, url) for _ in range(conns)]
+                    extra = {"Authorization": auth} if auth else None
+                    sessions = [open_session(client, url, extra) for _ in range(conns)]
                     version = sessions[0][1]
                     sids = [sid for sid, _ in sessions]
-                    run_wrk(url, sids, version, "echo", seconds=1, check=False, tool_name=tool)
+                    run_wrk(
+                        url, sids, version, "echo", seconds=1, check=False,
+                        tool_name=tool, authorization=auth,
+                    )  # fmt: skip
                     result = run_wrk(
                         url, sids, version, "echo", seconds=seconds,
-                        check=round_no == 0, tool_name=tool,
+                        check=round_no == 0, tool_name=tool, authorization=auth,
                     )  # fmt: skip
                     runs.setdefault(name, {}).setdefault(conns, []).append(result.as_dict())
                     print(
@@ -161,14 +176,22 @@ def throughput(rounds: int, seconds: int) -> dict[str, Any]:
     return runs
 
 
-def listing(samples: int = 200) -> dict[str, Any]:
+def listing(with_contextforge: bool, samples: int = 200) -> dict[str, Any]:
     """``tools/list`` of ~100 tools: sequential latency through each target."""
     out: dict[str, Any] = {}
-    with targets(extra_tools=99) as running, httpx.Client(timeout=10) as client:
-        for name in ("direct", "vmcp-http", "vmcp-stdio", "fastmcp"):
-            url, _ = running[name]
-            sid, version = open_session(client, url)
-            hdrs = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": version}
+    with (
+        targets(extra_tools=99, with_contextforge=with_contextforge) as running,
+        httpx.Client(timeout=30) as client,
+    ):
+        for name in ("direct", "vmcp-http", "vmcp-stdio", "fastmcp", "contextforge"):
+            if name not in running:
+                continue
+            url, _, auth = running[name]
+            extra = {"Authorization": auth} if auth else {}
+            sid, version = open_session(client, url, extra or None)
+            hdrs = {**extra, "MCP-Protocol-Version": version}
+            if sid != "-":
+                hdrs["Mcp-Session-Id"] = sid
             times, count = [], 0
             for n in range(samples + 10):
                 started = time.perf_counter()
@@ -322,17 +345,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--only", default="throughput,listing,sessions,admin,sigterm")
+    parser.add_argument("--no-contextforge", dest="contextforge", action="store_false")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     results: dict[str, Any] = {
         "machine": machine.describe(),
         "wrk": wrk_version(),
         "fastmcp": FASTMCP[0].split("==")[1],
+        "contextforge": CONTEXTFORGE if args.contextforge else None,
         "settings": {"seconds": args.seconds, "rounds": args.rounds},
     }
     steps = {
-        "throughput": lambda: throughput(args.rounds, args.seconds),
-        "listing": listing,
+        "throughput": lambda: throughput(args.rounds, args.seconds, args.contextforge),
+        "listing": lambda: listing(args.contextforge),
         "sessions": lambda: many_sessions(args.sessions),
         "admin": admin_put,
         "sigterm": lambda: sigterm(args.sessions),

@@ -9,6 +9,7 @@
 --   MCPB_TOOL              "echo" (fast server) or "time" (mcp-server-time get_current_time)
 --   MCPB_TOOL_NAME         the name the echo tool is called by (default "echo"; a gateway
 --                          that namespaces serves it as, e.g., "fast__echo")
+--   MCPB_AUTHORIZATION     an Authorization header value to send (a gateway that wants one)
 --   MCPB_CHECK             "1" adds a response() hook that checks every response's id and
 --                          content against its request (slower: wrk then parses bodies)
 -- done() prints one line "MCPB_RESULT {json}" with counts and latency percentiles (µs).
@@ -42,6 +43,13 @@ function init(args)
     ["MCP-Protocol-Version"] = version,
     ["Mcp-Session-Id"] = sid,
   }
+  if sid == "-" then
+    headers["Mcp-Session-Id"] = nil -- a stateless gateway issues no session
+  end
+  local authorization = os.getenv("MCPB_AUTHORIZATION")
+  if authorization and authorization ~= "" then
+    headers["Authorization"] = authorization
+  end
 end
 
 -- The body of request number n and two strings, either of which its response must contain.

@@ -39,8 +39,14 @@ def rpc(
     return response, None
 
 
-def open_session(client: httpx.Client, url: str) -> tuple[str, str]:
-    """Initialize one session; return its ``Mcp-Session-Id`` and negotiated protocol version."""
+def open_session(
+    client: httpx.Client, url: str, headers: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Initialize one session; return its ``Mcp-Session-Id`` and negotiated protocol version.
+
+    ``headers`` go with every request (an Authorization a gateway wants). A stateless gateway
+    issues no session id when ``headers`` are given: the id is then ``-``.
+    """
     init = {
         "jsonrpc": "2.0",
         "id": 0,
@@ -51,17 +57,22 @@ def open_session(client: httpx.Client, url: str) -> tuple[str, str]:
             "clientInfo": {"name": "mcpb-bench", "version": "1.0"},
         },
     }
-    response, reply = rpc(client, url, init, {})
+    extra = headers or {}
+    response, reply = rpc(client, url, init, extra)
     if reply is None or "result" not in reply:
         raise RuntimeError(f"initialize failed: {response.status_code} {response.text[:300]}")
     sid = response.headers.get("mcp-session-id")
     if not sid:
-        raise RuntimeError("initialize response carries no Mcp-Session-Id")
+        if not extra:
+            raise RuntimeError("initialize response carries no Mcp-Session-Id")
+        sid = "-"
     version = str(reply["result"]["protocolVersion"])
-    hdrs = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": version}
+    hdrs = {**extra, "MCP-Protocol-Version": version}
+    if sid != "-":
+        hdrs["Mcp-Session-Id"] = sid
     note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     response, _ = rpc(client, url, note, hdrs)
-    if response.status_code != 202:
+    if response.status_code not in ((200, 202) if extra else (202,)):
         raise RuntimeError(f"notifications/initialized got {response.status_code}")
     return sid, version
 

@@ -52,6 +52,7 @@ def run_wrk(
     seconds: int,
     check: bool,
     tool_name: str = "echo",
+    authorization: str = "",
 ) -> WrkResult:
     """Load ``url`` with one connection (and thread) per session for ``seconds`` seconds."""
     exe = shutil.which("wrk")
@@ -66,6 +67,7 @@ def run_wrk(
         "MCPB_PROTOCOL_VERSION": version,
         "MCPB_TOOL": tool,
         "MCPB_TOOL_NAME": tool_name,
+        "MCPB_AUTHORIZATION": authorization,
         "MCPB_CHECK": "1" if check else "0",
     }
     argv = [exe, f"-t{n}", f"-c{n}", f"-d{seconds}s", "--timeout", "5s", "-s", str(SCRIPT), url]

@@ -20,8 +20,9 @@ MCP_SERVER_TIME = ("mcp-server-time==2026.10.19",)
 MCP_PROXY = ("mcp-proxy==0.13.0", "mcp<2")
 
 
-def pypi_venv(name: str, requirements: tuple[str, ...]) -> Path:
-    """The root of the virtual environment ``name`` holding ``requirements``."""
+def pypi_venv(name: str, requirements: tuple[str, ...], python: str | None = None) -> Path:
+    """The root of the virtual environment ``name`` holding ``requirements`` (created with the
+    interpreter ``python`` when given, else uv's default)."""
     uv = shutil.which("uv")
     if uv is None:
         raise RuntimeError("uv is not on PATH; ./dev installs it")
@@ -33,7 +34,8 @@ def pypi_venv(name: str, requirements: tuple[str, ...]) -> Path:
     with (CACHE / f".{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (done.exists() and done.read_text() == "\n".join(requirements)):
-            subprocess.run([uv, "venv", "-q", "--clear", str(root)], check=True)
+            interpreter = ["--python", python] if python else []
+            subprocess.run([uv, "venv", "-q", "--clear", *interpreter, str(root)], check=True)
             python = str(root / "bin" / "python")
             subprocess.run(
                 [uv, "pip", "install", "-q", "--python", python, *requirements], check=True
