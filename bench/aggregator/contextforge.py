@@ -102,11 +102,13 @@ def contextforge(upstream: str, logs: Path) -> Iterator[tuple[str, str, str]]:
         auth = {"Authorization": f"Bearer {minted.stdout.strip().splitlines()[-1]}"}
         with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
             gateway = {"name": "fast", "url": upstream, "transport": "STREAMABLEHTTP"}
-            client.post("/gateways", json=gateway).raise_for_status()
-            listed = client.get("/tools").json()
+            registered = client.post("/gateways", json=gateway)
+            registered.raise_for_status()
+            wanted = {"limit": 0, "gateway_id": registered.json()["id"]}  # 0: every tool
+            listed = client.get("/tools", params=wanted).json()
             tools = listed if isinstance(listed, list) else listed.get("items", [])
-            tool = next(t for t in tools if t["name"] == "fast-echo")
-            server = {"server": {"name": "vmcp-fast", "associated_tools": [tool["id"]]}}
+            every = [t["id"] for t in tools]  # the virtual server serves all the upstream's tools
+            server = {"server": {"name": "vmcp-fast", "associated_tools": every}}
             made = client.post("/servers", json=server)
             made.raise_for_status()
         yield f"{base}/servers/{made.json()['id']}/mcp", "fast-echo", auth["Authorization"]

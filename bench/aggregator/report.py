@@ -31,6 +31,10 @@ def render(doc: dict[str, Any]) -> str:
         "noisy: compare ratios within this run, never absolute numbers across runs.",
         "",
     ]
+    measured = doc.get("measured", {})
+    if measured:
+        when = ", ".join(f"{part} {s['date']} ({s['mcpb_commit']})" for part, s in measured.items())
+        out += [f"Parts measured: {when}.", ""]
     if "throughput" in doc:
         settings = doc["settings"]
         out += [

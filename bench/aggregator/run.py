@@ -58,6 +58,7 @@ LOGS = REPO / ".cache" / "bench" / "logs"
 FAST = [sys.executable, str(REPO / "tests" / "support" / "fast_server.py")]
 FASTMCP = ("fastmcp==4.2.3", "uvicorn[standard]")
 CONNECTIONS = (1, 16)
+ALL_PARTS = ("throughput", "listing", "sessions", "admin", "sigterm")
 ADMIN_TOKEN = "bench-admin-token"
 MCPB = str(Path(sys.executable).parent / "mcpb")
 
@@ -344,11 +345,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=10_000)
-    parser.add_argument("--only", default="throughput,listing,sessions,admin,sigterm")
+    parser.add_argument("--only", default=",".join(ALL_PARTS))
     parser.add_argument("--no-contextforge", dest="contextforge", action="store_false")
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    results: dict[str, Any] = {
+    previous = HERE / "results.json"
+    results: dict[str, Any] = {}
+    if parts != set(ALL_PARTS) and previous.exists():
+        # a partial run keeps the other parts of the last one (each part compares its targets
+        # within itself, so parts measured at different times stay valid on their own)
+        kept = json.loads(previous.read_text())
+        results = {k: v for k, v in kept.items() if k in (*ALL_PARTS, "measured")}
+    results |= {
         "machine": machine.describe(),
         "wrk": wrk_version(),
         "fastmcp": FASTMCP[0].split("==")[1],
@@ -362,9 +370,11 @@ def main() -> None:
         "admin": admin_put,
         "sigterm": lambda: sigterm(args.sessions),
     }
+    stamp = {k: results["machine"][k] for k in ("date", "mcpb_commit")}
     for name, step in steps.items():
         if name in parts:
             results[name] = step()
+            results.setdefault("measured", {})[name] = stamp
             save(results)  # a later step that fails keeps what was measured
 
 
