@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,13 @@ from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
-from tests.support.aggregator import Aggregator, aggregating, start_aggregator, write_config
+from tests.support.aggregator import (
+    Aggregator,
+    aggregating,
+    methods_heard,
+    start_aggregator,
+    write_config,
+)
 from tests.support.mcp_http import headers, initialize, initialize_body
 from tests.support.ports import free_port
 from tests.support.servers import Bridge, bridged, descendants, echo_command, start_bridge
@@ -280,12 +287,7 @@ def test_an_http_upstream_down_then_back(tmp_path: Path) -> None:
         },
         "vmcps": {"dev": {"select": [{"tools": ["*/echo"]}]}},
     }
-    changed: list[str] = []
-
-    async def on_message(message: Any) -> None:
-        method = getattr(message, "method", None)
-        if isinstance(method, str):
-            changed.append(method)
+    changed, on_message = methods_heard()
 
     with aggregating(write_config(tmp_path, config)) as running:
         running.wait_for({"web": "up", "local": "up"})
@@ -498,30 +500,22 @@ def test_an_upstreams_list_change_reaches_only_the_vmcps_whose_view_changed(
             "all": {},
         },
     }
-    heard: dict[str, list[str]] = {"added": [], "fixed": []}
-
-    def handler(name: str) -> Any:
-        async def on_message(message: Any) -> None:
-            method = getattr(message, "method", None)
-            if isinstance(method, str):
-                heard[name].append(method)
-
-        return on_message
-
+    heard_added, on_added = methods_heard()
+    heard_fixed, on_fixed = methods_heard()
     with aggregating(write_config(tmp_path, config)) as running:
         running.wait_for({"a": "up"})
 
         async def scenario() -> tuple[list[str], list[str]]:
             async with (
-                Client(running.url("added"), message_handler=handler("added")) as added,
-                Client(running.url("fixed"), message_handler=handler("fixed")) as fixed,
+                Client(running.url("added"), message_handler=on_added) as added,
+                Client(running.url("fixed"), message_handler=on_fixed) as fixed,
                 Client(running.url("all")) as everything,
             ):
                 before = [t.name for t in (await added.list_tools()).tools]
                 await fixed.list_tools()
                 await everything.call_tool("a__notify_changed", {"add": "added_1"})
                 deadline = time.monotonic() + 10
-                while "notifications/tools/list_changed" not in heard["added"]:
+                while "notifications/tools/list_changed" not in heard_added:
                     assert time.monotonic() < deadline, "the changed vMCP was not told"
                     await asyncio.sleep(0.02)
                 await asyncio.sleep(0.5)  # time for a wrong notification to arrive too
@@ -531,7 +525,7 @@ def test_an_upstreams_list_change_reaches_only_the_vmcps_whose_view_changed(
         before, after = run(scenario())
     assert before == []
     assert after == ["a__added_1"]
-    assert "notifications/tools/list_changed" not in heard["fixed"]
+    assert "notifications/tools/list_changed" not in heard_fixed
 
 
 def test_lists_page_across_upstreams_with_cursors(tmp_path: Path) -> None:
@@ -589,3 +583,30 @@ def test_per_session_processes_are_one_per_client_session_and_end_with_it(
             assert time.monotonic() < deadline, "the session's own child outlived it"
             time.sleep(0.05)
         assert _alive(pids[1])
+
+
+def test_a_hanging_upstream_stalls_no_list(tmp_path: Path) -> None:
+    """An upstream that never answers ``initialize`` stays out; the others serve at once."""
+    hang = f"{sys.executable} -c 'import time; time.sleep(600)'"
+    config = {
+        "upstreams": {
+            "stuck": {"stdio": hang, "timeout": 1},
+            "fine": {"stdio": echo_command()},
+        },
+        "vmcps": {"v": {}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"fine": "up"})
+
+        async def scenario() -> tuple[float, list[str]]:
+            async with Client(running.url("v")) as client:
+                started = time.monotonic()
+                names = [t.name for t in (await client.list_tools()).tools]
+                return time.monotonic() - started, names
+
+        elapsed, names = run(scenario())
+        ready = running.wait_for({"stuck": "down"}, timeout=15)
+    assert names == [f"fine__{t}" for t in ECHO_TOOLS]
+    assert elapsed < 1.0
+    assert ready["ready"] is True
+    assert ready["upstreams"]["stuck"]["error"] == "no answer to initialize within 1s"

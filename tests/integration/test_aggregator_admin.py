@@ -14,7 +14,7 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import EmbeddedResource, PromptReference, TextContent
 
-from tests.support.aggregator import Aggregator, aggregating, write_config
+from tests.support.aggregator import Aggregator, aggregating, methods_heard, write_config
 from tests.support.conformance import conformance_server_command
 from tests.support.mcp_http import headers, initialize
 from tests.support.servers import echo_command
@@ -84,12 +84,7 @@ def test_put_creates_then_replaces_and_a_new_vmcp_serves_at_once(admin: Aggregat
 def test_changes_announce_list_changed_to_open_sessions(admin: Aggregator) -> None:
     """A new upstream and a changed selection reach an open session of the changed vMCP."""
     base = f"{admin.base_url}/admin"
-    seen: list[str] = []
-
-    async def on_message(message: Any) -> None:
-        method = getattr(message, "method", None)
-        if isinstance(method, str):
-            seen.append(method)
+    seen, on_message = methods_heard()
 
     async def scenario() -> tuple[list[str], list[str], str]:
         async with Client(admin.url("first"), message_handler=on_message) as client:
@@ -126,12 +121,7 @@ def test_an_upstream_added_later_is_announced_to_a_session_of_an_unchanged_vmcp(
 ) -> None:
     base = f"{admin.base_url}/admin"
     httpx.put(f"{base}/vmcps/tagged", headers=AUTH, json={"select": [{"tags": ["late"]}]})
-    seen: list[str] = []
-
-    async def on_message(message: Any) -> None:
-        method = getattr(message, "method", None)
-        if isinstance(method, str):
-            seen.append(method)
+    seen, on_message = methods_heard()
 
     async def scenario() -> tuple[list[str], list[str]]:
         async with Client(admin.url("tagged"), message_handler=on_message) as client:

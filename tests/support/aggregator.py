@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.servers import mcpb_executable
+from tests.support.servers import launch, mcpb_executable
 
 _LISTENING = re.compile(r"mcpb aggregate: listening on (http://\S+?:\d+)")
 
@@ -71,35 +70,22 @@ def start_aggregator(
     config_path: Path, *, env: dict[str, str] | None = None, timeout: float = 60.0
 ) -> Aggregator:
     """Run ``mcpb aggregate --config PATH --port 0`` and wait for its listening line."""
-    process = subprocess.Popen(
-        [mcpb_executable(), "aggregate", "--config", str(config_path), "--port", "0"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "MCPB_LOG_LEVEL": "DEBUG", **(env or {})},
-    )
-    log: list[str] = []
-    found = threading.Event()
-    url: list[str] = []
+    argv = [mcpb_executable(), "aggregate", "--config", str(config_path), "--port", "0"]
+    environ = {**os.environ, "MCPB_LOG_LEVEL": "DEBUG", **(env or {})}
+    process, url, log = launch(argv, _LISTENING, "mcpb aggregate", env=environ, timeout=timeout)
+    return Aggregator(process, url, config_path, log)
 
-    def drain() -> None:
-        assert process.stderr is not None
-        for raw in process.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            log.append(line)
-            match = _LISTENING.search(line)
-            if match and not found.is_set():
-                url.append(match.group(1))
-                found.set()
-        found.set()
 
-    threading.Thread(target=drain, daemon=True).start()
-    found.wait(timeout)
-    if not url:
-        process.kill()
-        process.wait()
-        raise RuntimeError("mcpb aggregate did not start:\n" + "\n".join(log))
-    return Aggregator(process, url[0], config_path, log)
+def methods_heard() -> tuple[list[str], Any]:
+    """A list and an SDK ``message_handler`` that appends every notification's method to it."""
+    heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        method = getattr(message, "method", None)
+        if isinstance(method, str):
+            heard.append(method)
+
+    return heard, on_message
 
 
 @contextlib.contextmanager

@@ -75,18 +75,14 @@ class Bridge:
         return self.process.returncode
 
 
-def start_bridge(
-    stdio: str, *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
-) -> Bridge:
-    """Run ``mcpb bridge --stdio STDIO --port 0 ARGS...`` and wait for its listening line."""
+def launch(
+    argv: list[str], listening: re.Pattern[str], what: str, *, env: dict[str, str], timeout: float
+) -> tuple[subprocess.Popen[bytes], str, list[str]]:
+    """Run ``argv``, collect its stderr lines, and wait for the line ``listening`` matches;
+    the process, the URL the pattern's group captured, and the (growing) log."""
     process = subprocess.Popen(
-        [mcpb_executable(), "bridge", "--stdio", stdio, "--port", "0", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
-    assert process.stderr is not None
     log: list[str] = []
     found = threading.Event()
     url: list[str] = []
@@ -96,7 +92,7 @@ def start_bridge(
         for raw in process.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
             log.append(line)
-            match = _LISTENING.search(line)
+            match = listening.search(line)
             if match and not found.is_set():
                 url.append(match.group(1))
                 found.set()
@@ -110,11 +106,22 @@ def start_bridge(
     if not url:
         process.kill()
         process.wait()
-        raise RuntimeError("mcpb bridge did not start:\n" + "\n".join(log))
+        raise RuntimeError(f"{what} did not start:\n" + "\n".join(log))
+    return process, url[0], log
+
+
+def start_bridge(
+    stdio: str, *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Bridge:
+    """Run ``mcpb bridge --stdio STDIO --port 0 ARGS...`` and wait for its listening line."""
+    argv = [mcpb_executable(), "bridge", "--stdio", stdio, "--port", "0", *args]
+    process, url, log = launch(
+        argv, _LISTENING, "mcpb bridge", env={**os.environ, **(env or {})}, timeout=timeout
+    )
     mcp_path = "/mcp"
     if "--streamableHttpPath" in args:
         mcp_path = args[args.index("--streamableHttpPath") + 1]
-    return Bridge(process, url[0], mcp_path, log, args)
+    return Bridge(process, url, mcp_path, log, args)
 
 
 @contextlib.contextmanager

@@ -72,7 +72,7 @@ async def ask(backend: Backend, session: Session, message: Message, timeout: flo
         payload = await asyncio.wait_for(asyncio.shield(sink.future), timeout)
     except TimeoutError:
         backend.abandon(session, message["id"], "timed out")
-        raise
+        raise TimeoutError(f"no answer to {message['method']} within {timeout:g}s") from None
     answer = jsonrpc.loads(payload)
     if not isinstance(answer, dict):
         raise UpstreamRefusedError("the answer is not a JSON object")
