@@ -218,11 +218,13 @@ def test_the_exit_code_table_in_the_docs_matches_the_error_classes() -> None:
 
     import mcpb.aggregator.errors as aggregator_errors
     import mcpb.bundle.errors as errors
+    from mcpb.bundler.release.github import GitHubError
     from mcpb.loader.cache import CacheError
 
     table = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text()
     classes = {name: getattr(errors, name) for name in dir(errors)} | {"CacheError": CacheError}
     classes |= {n: getattr(aggregator_errors, n) for n in ("ConfigError", "UpstreamError")}
+    classes["GitHubError"] = GitHubError
     rows = re.findall(r"^\| (`[A-Za-z`, ]+`) \|[^|]*\| (\d+) \| (\d+) \|$", table, re.M)
     assert len(rows) >= 12
     for names, cli, service in rows:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "info": "mcpb.bundler.commands.info:info",
     "init": "mcpb.bundler.commands.init:init",
     "pack": "mcpb.bundler.commands.pack:pack",
+    "publish": "mcpb.bundler.commands.publish:publish",
     "run": "mcpb.bundler.commands.run:run",
     "sign": "mcpb.bundler.commands.sign:sign",
     "test": "mcpb.bundler.commands.test:test",

@@ -1,0 +1,1 @@
+"""Publishing built bundles: GitHub Releases (``mcpb publish``)."""
