@@ -219,3 +219,81 @@ def test_a_dist_whose_files_do_not_match_their_sums_is_refused(
     assert done.returncode == 2
     assert "its SHA-256 does not match SHA256SUMS" in done.stderr
     assert github.calls == []
+
+
+def mcpb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [mcpb_executable(), *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_server_json_init_set_packages_validate(built: Path, tmp_path: Path) -> None:
+    made = mcpb(
+        "server-json", "init", str(REPO / "examples" / "hello-python"), "--repo", SLUG,
+        "--runtime", "python:3.13", "--category", "developer-tools", "--tag", "greeting",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    doc = json.loads((tmp_path / "server.json").read_text())
+    assert doc["name"] == "io.github.acme/hello-python"
+    assert doc["version"] == "0.1.0"
+    assert "packages" not in doc
+    nimble = doc["_meta"]["ai.nimbletools.mcp/v1"]
+    assert nimble["runtime"] == "python:3.13"
+    assert nimble["display"] == {"category": "developer-tools", "tags": ["greeting"]}
+    assert nimble["registry"] == {"categories": ["developer-tools"], "tags": ["greeting"]}
+    again = mcpb("server-json", "init", str(REPO / "examples" / "hello-python"), cwd=tmp_path)
+    assert again.returncode == 2 and "use --force" in again.stderr
+    base = f"https://github.com/{SLUG}/releases/download/v0.1.0"
+    filled = mcpb("server-json", "set-packages", str(built), "--base-url", base, cwd=tmp_path)
+    assert filled.returncode == 0, filled.stderr
+    doc = json.loads((tmp_path / "server.json").read_text())
+    sums = (built / "SHA256SUMS").read_text().split()
+    assert [(p["identifier"].rsplit("/", 1)[1], p["fileSha256"]) for p in doc["packages"]] == [
+        (sums[1], sums[0]),
+        (sums[3], sums[2]),
+    ]
+    checked = mcpb("server-json", "validate", "--strict", "--dist", str(built), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "server.json: valid"
+
+
+@pytest.mark.parametrize(
+    ("change", "strict", "code", "message"),
+    [
+        ({"identifier": "http://github.com/acme/x-mcp/releases/download/v1/{file}"}, False, 1,
+         "must be an https:// URL"),
+        ({"identifier": "https://example.org/mcp/{file}"}, False, 0,
+         "warning: packages.0.identifier"),
+        ({"identifier": "https://example.org/mcp/{file}"}, True, 1,
+         "error: packages.0.identifier"),
+        ({"version": "latest"}, False, 1, "error: packages.0.version"),
+        ({"registryBaseUrl": "https://github.com"}, False, 1, "must not set it"),
+        ({"fileSha256": "0" * 64}, False, 1, "packages.0.fileSha256: does not match"),
+    ],
+)  # fmt: skip
+def test_server_json_validate_applies_the_registry_rules(
+    built: Path, tmp_path: Path, change: dict[str, str], strict: bool, code: int, message: str
+) -> None:
+    base = f"https://github.com/{SLUG}/releases/download/v0.1.0"
+    project = str(REPO / "examples" / "hello-python")
+    assert mcpb("server-json", "init", project, cwd=tmp_path).returncode == 0
+    filled = mcpb("server-json", "set-packages", str(built), "--base-url", base, cwd=tmp_path)
+    assert filled.returncode == 0
+    path = tmp_path / "server.json"
+    doc = json.loads(path.read_text())
+    file_name = doc["packages"][0]["identifier"].rsplit("/", 1)[1]
+    doc["packages"][0].update({k: v.format(file=file_name) for k, v in change.items()})
+    path.write_text(json.dumps(doc))
+    flags = ["--strict"] if strict else []
+    checked = mcpb("server-json", "validate", *flags, "--dist", str(built), cwd=tmp_path)
+    assert checked.returncode == code, checked.stderr
+    assert message in checked.stderr
+
+
+def test_the_published_server_json_passes_strict_validation(
+    github: GitHubStandIn, dist: Path
+) -> None:
+    assert mcpb_publish(github, dist).returncode == 0
+    checked = mcpb("server-json", "validate", "--strict", "--dist", str(dist), cwd=dist)
+    assert checked.returncode == 0, checked.stderr

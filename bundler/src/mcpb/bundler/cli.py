@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "pack": "mcpb.bundler.commands.pack:pack",
     "publish": "mcpb.bundler.commands.publish:publish",
     "run": "mcpb.bundler.commands.run:run",
+    "server-json": "mcpb.bundler.commands.server_json:server_json",
     "sign": "mcpb.bundler.commands.sign:sign",
     "test": "mcpb.bundler.commands.test:test",
     "unpack": "mcpb.bundler.commands.unpack:unpack",

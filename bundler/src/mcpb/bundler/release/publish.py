@@ -20,6 +20,7 @@ from typing import Any
 from mcpb.bundle.atomic import write_atomic
 from mcpb.bundle.digest import parse_sha256sums, sha256_file
 from mcpb.bundle.errors import UsageError
+from mcpb.bundler.builder.serverjson import dump_server_json
 from mcpb.bundler.release.github import GitHubClient, GitHubError
 
 _UPLOAD_TRIES = 3
@@ -130,8 +131,7 @@ def publish_release(
             doc = json.loads(files.server_json.read_text("utf-8"))
             rewrite_server_json(doc, html_url, tag, files.digests)
             if not options.dry_run:
-                text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-                write_atomic(files.server_json, text.encode("utf-8"))
+                write_atomic(files.server_json, dump_server_json(doc))
             uploads.append(files.server_json)
         release = gh.find_release(tag)
         result = Published(options.repo, tag, options.draft)
