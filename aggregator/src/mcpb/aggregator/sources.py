@@ -116,14 +116,17 @@ def require_runtime(name: str, program: str, env: Mapping[str, str]) -> None:
 
 
 def read_server_json(name: str, location: str, cache_dir: Path) -> dict[str, Any]:
-    """A server.json from a path or URL (bounded, a JSON object)."""
+    """A server.json from a path or URL (bounded, a JSON object); a registry API answer
+    (``{"server": {...}, "_meta": ...}``, as ``…/versions/latest`` gives) is unwrapped."""
     options = FetchOptions(max_size=MAX_SERVER_JSON)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as work:
         dest = Path(work) / "server.json"
         try:
             fetch(location, dest, options=options)
-            return parse_json_object(dest.read_bytes(), max_size=MAX_SERVER_JSON)
+            document = parse_json_object(dest.read_bytes(), max_size=MAX_SERVER_JSON)
+            inner = document.get("server")
+            return inner if isinstance(inner, dict) and "packages" in inner else document
         except McpbError as err:
             raise UpstreamError(f"upstream {name}: {err}") from None
         except (JsonDocumentError, OSError) as err:

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "init": "mcpb.bundler.commands.init:init",
     "pack": "mcpb.bundler.commands.pack:pack",
     "publish": "mcpb.bundler.commands.publish:publish",
+    "registry": "mcpb.bundler.commands.registry:registry",
     "run": "mcpb.bundler.commands.run:run",
     "server-json": "mcpb.bundler.commands.server_json:server_json",
     "sign": "mcpb.bundler.commands.sign:sign",
