@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.servers import launch, mcpb_executable
+from tests.support.servers import launch, mcpb_executable, stop_process
 
 _LISTENING = re.compile(r"mcpb aggregate: listening on (http://\S+?:\d+)")
 
@@ -50,14 +49,7 @@ class Aggregator:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def write_config(directory: Path, config: dict[str, Any], name: str = "aggregator.json") -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -14,22 +13,13 @@ from mcpb.bundler.release.server_json import (
     NimbleOptions,
     check_document,
     init_document,
+    read_document,
     set_packages,
 )
 
 
 class ServerJsonError(McpbError):
     """server.json has errors (listed above the summary line)."""
-
-
-def _read(path: Path) -> dict[str, object]:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{path}: cannot read: {err}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a JSON object")
-    return data
 
 
 @click.group("server-json")
@@ -89,7 +79,7 @@ def init(
 @click.option("-f", "--file", "path", default="server.json", type=click.Path(path_type=Path))
 def packages(dist: Path, base_url: str, path: Path) -> None:
     """Fill one mcpb package per bundle of DIST/SHA256SUMS (identifier and fileSha256)."""
-    doc = set_packages(_read(path), dist, base_url)
+    doc = set_packages(read_document(path), dist, base_url)
     write_atomic(path, dump_server_json(doc))
     click.echo(f"{path}: {len(doc['packages'])} mcpb package(s)")
 
@@ -100,7 +90,7 @@ def packages(dist: Path, base_url: str, path: Path) -> None:
 @click.option("--dist", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def validate(path: Path, strict: bool, dist: Path | None) -> None:
     """Check against the 2025-12-11 schema, our _meta, and the registry's mcpb rules."""
-    report = check_document(_read(path), strict=strict, dist=dist)
+    report = check_document(read_document(path), strict=strict, dist=dist)
     for problem in report.problems:
         click.echo(f"{path}: {problem}", err=True)
     if report.errors:

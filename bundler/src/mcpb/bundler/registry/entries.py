@@ -8,7 +8,6 @@ of each server.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from mcpb.bundle.atomic import write_atomic
 from mcpb.bundle.errors import McpbError, UsageError
 from mcpb.bundler.builder.serverjson import dump_server_json
-from mcpb.bundler.release.server_json import check_document
+from mcpb.bundler.release.server_json import check_document, read_document
 
 NIMBLETOOLS_KEY = "ai.nimbletools.mcp/v1"
 
@@ -86,13 +85,7 @@ def read_entries(root: Path) -> list[Entry]:
         raise UsageError(f"{root}: not a registry (no servers/ folder)")
     entries = []
     for path in sorted(servers.glob("*/*/server.json")):
-        try:
-            doc = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as err:
-            raise RegistryError(f"{path}: cannot read: {err}") from None
-        if not isinstance(doc, dict):
-            raise RegistryError(f"{path}: expected a JSON object")
-        entries.append(Entry(path, doc))
+        entries.append(Entry(path, read_document(path)))
     return sorted(entries, key=lambda e: e.name)
 
 
@@ -117,12 +110,7 @@ def validate_registry(root: Path) -> list[Entry]:
 
 def add_entry(root: Path, source: Path) -> Path:
     """Check ``source`` and write it as its server's entry (replacing an older version)."""
-    try:
-        doc = json.loads(source.read_text("utf-8"))
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{source}: cannot read: {err}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"{source}: expected a JSON object")
+    doc = read_document(source)
     errors = check_document(doc).errors
     if errors:
         raise RegistryError(f"{source}: " + "; ".join(str(e) for e in errors[:5]))

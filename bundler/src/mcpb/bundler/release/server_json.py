@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import jsonschema
 
 from mcpb.bundle.digest import parse_sha256sums, sha256_file
 from mcpb.bundle.errors import UsageError
+from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 from mcpb.bundle.meta import META_KEY
 from mcpb.bundler.builder.serverjson import Publishing, load_schema, render_server_json
 
@@ -153,14 +153,21 @@ class Report:
         self.problems.append(Problem(level, path, message))
 
 
+def read_document(path: Path) -> dict[str, Any]:
+    """A server.json (or any JSON object file) read from outside: bounded, one-line errors."""
+    try:
+        return parse_json_object(path.read_bytes())
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read: {err.strerror or err}") from None
+    except JsonDocumentError as err:
+        raise UsageError(f"{path}: {err}") from None
+
+
 def read_manifest(source: Path) -> dict[str, Any]:
     """The manifest of a project directory, or a ``manifest.json`` named directly."""
     path = source / "manifest.json" if source.is_dir() else source
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{path}: cannot read the manifest: {err}") from None
-    if not isinstance(data, dict) or "name" not in data or "version" not in data:
+    data = read_document(path)
+    if "name" not in data or "version" not in data:
         raise UsageError(f"{path}: not an MCPB manifest (name and version are required)")
     return data
 
