@@ -2,7 +2,8 @@
 
 Only what MCP uses: ``event`` and ``data`` fields, comments ignored, an event ending at a blank
 line, lines ending in LF or CRLF (a lone CR, which no MCP server sends, is not a line end
-here). An event or a line larger than ``max_event`` bytes ends the stream with an error: an
+here), and an event the stream ends in the middle of is dropped, as the spec says. An event or a
+line larger than ``max_event`` bytes ends the stream with an error: an
 upstream must not make the aggregator hold unbounded memory.
 """
 
@@ -25,12 +26,12 @@ async def events(chunks: AsyncIterator[bytes], max_event: int) -> AsyncIterator[
         pending += chunk
         if b"\n" not in chunk:
             if len(pending) > max_event:
-                raise EventTooLargeError(f"a line is longer than {max_event} bytes")
+                raise EventTooLargeError(f"sent an SSE line longer than {max_event} bytes")
             continue
         lines = pending.split(b"\n")
         pending = lines.pop()
         if len(pending) > max_event:
-            raise EventTooLargeError(f"a line is longer than {max_event} bytes")
+            raise EventTooLargeError(f"sent an SSE line longer than {max_event} bytes")
         for line in lines:
             raw = line[:-1] if line.endswith(b"\r") else line
             if not raw:
@@ -45,9 +46,8 @@ async def events(chunks: AsyncIterator[bytes], max_event: int) -> AsyncIterator[
             if name == "data":
                 size += len(value) + 1
                 if size > max_event:
-                    raise EventTooLargeError(f"an event is larger than {max_event} bytes")
+                    raise EventTooLargeError(f"sent an SSE event larger than {max_event} bytes")
                 data.append(value)
             elif name == "event":
                 kind = value or "message"
-    if data:
-        yield kind, "\n".join(data)
+    # an event the stream ends before its blank line is not dispatched (the SSE spec)
