@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from mcpb.bundle.archive import Entry
@@ -69,7 +70,7 @@ def test_info_text(tmp_path: Path) -> None:
         "  server:       python, entry point server/main.py",
         "  command:      python3 ${__dirname}/server/main.py --units metric",
         "  platform:     linux/amd64",
-        "  runtime:      python:3.13 (python 3.13)",
+        "  runtime:      python:3.13",
         "  tools:        forecast, alerts",
         "  user config:  api_key, city",
     ]
@@ -142,3 +143,21 @@ def test_info_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = run("info", tmp_path / "nope.mcpb")
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("runtime", "python", "shown"),
+    [
+        ("python:3.13", "3.13", "python:3.13"),
+        ("node:20", None, "node:20"),
+        ("binary", None, "binary"),
+        (None, "3.11", "python:3.11"),
+        ("python", "3.11", "python (python 3.11)"),
+    ],
+)
+def test_the_runtime_line_names_the_bundles_own_runtime(
+    runtime: str | None, python: str | None, shown: str
+) -> None:
+    from mcpb.bundler.summary import runtime_text
+
+    assert runtime_text(runtime, python) == shown

@@ -492,3 +492,27 @@ def test_a_failed_write_leaves_no_output_directory(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"mcpb: error: {tmp_path}/new/deeper/demo-server-v1.2.3.mcpb:")
     assert "'server/odd\\\\name.txt': backslash in name" in result.stderr
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("version", ["0.1", "0.2", "0.3"])
+def test_the_authors_manifest_bytes_are_kept_when_nothing_is_added(
+    tmp_path: Path, version: str
+) -> None:
+    root = project(tmp_path / "src")
+    data = manifest()
+    data["manifest_version"] = version
+    # the author's own formatting: compact, a key order of their own, no final newline
+    author = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    (root / "manifest.json").write_bytes(author)
+    out = tmp_path / "out.mcpb"
+    result = CliRunner().invoke(main, ["pack", str(root), str(out)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as bundle:
+        stored = bundle.read("manifest.json")
+    if version == "0.3":  # our record goes inside: the manifest is rewritten, author data kept
+        assert stored != author
+        rewritten = json.loads(stored)
+        assert META_KEY in rewritten["_meta"]
+        assert {k: v for k, v in rewritten.items() if k != "_meta"} == data
+    else:  # our record goes to the sidecar: the author's bytes, unchanged
+        assert stored == author

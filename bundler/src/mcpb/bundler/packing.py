@@ -90,7 +90,8 @@ def pack_project(
         raise ManifestError(str(directory / MANIFEST_NAME), errors)
     created = _make_parents(out.parent)
     try:
-        archive = pack_bundle(manifest, collection.entries, out, epoch=epoch)
+        author = (directory / MANIFEST_NAME).read_bytes()  # kept as is when nothing is added
+        archive = pack_bundle(manifest, collection.entries, out, epoch=epoch, manifest_bytes=author)
     except BaseException:
         for parent in reversed(created):  # leave no empty output directory behind
             parent.rmdir()

@@ -109,6 +109,15 @@ def summarize_bundle(path: Path) -> BundleSummary:
     )
 
 
+def runtime_text(runtime: str | None, python: str | None) -> str:
+    """``python:3.13``, ``node:20`` or ``binary``, with the Python version only for a Python
+    bundle whose runtime line does not already say it (a Node bundle has none to show)."""
+    shown = runtime or (f"python:{python}" if python else "-")
+    if python and not shown.startswith(f"python:{python}"):
+        shown += f" (python {python})"
+    return shown
+
+
 def render_summary(s: BundleSummary) -> list[str]:
     """Human-readable lines for ``mcpb info``."""
     title = f"{s.name or '?'} {s.version or '?'}"
@@ -125,7 +134,7 @@ def render_summary(s: BundleSummary) -> list[str]:
         lines.append(f"  command:      {s.command}")
     lines.append(f"  platform:     {s.platform or 'any (not recorded)'}")
     if s.runtime or s.python:
-        lines.append(f"  runtime:      {s.runtime or '-'} (python {s.python or '-'})")
+        lines.append(f"  runtime:      {runtime_text(s.runtime, s.python)}")
     if s.tools:
         lines.append(f"  tools:        {', '.join(s.tools)}")
     if s.user_config:

@@ -131,8 +131,13 @@ def pack_bundle(
     epoch: int | None = None,
     compresslevel: int = 6,
     transport: str | None = None,
+    manifest_bytes: bytes | None = None,
 ) -> ArchiveInfo:
     """Write a bundle: ``files`` sorted, then our data, then ``manifest.json`` last.
+
+    ``manifest_bytes``, the author's file as read, is stored unchanged when nothing must be added
+    to the manifest (a 0.1/0.2 manifest, whose record goes to the sidecar); otherwise the
+    manifest is written from ``manifest_data``.
 
     Each file is read once: its SHA256 is taken while it is compressed, and the manifest (or
     sidecar) carrying the record is written after them. ``manifest_data`` is not validated here
@@ -162,5 +167,6 @@ def pack_bundle(
             manifest["_meta"] = ours
         else:
             writer.add(Entry.from_bytes(SIDECAR_NAME, _json_bytes(meta.to_json())))
-        writer.add(Entry.from_bytes(MANIFEST_NAME, _json_bytes(manifest)))
+        kept = manifest_bytes if manifest_bytes is not None and not in_meta else None
+        writer.add(Entry.from_bytes(MANIFEST_NAME, kept or _json_bytes(manifest)))
     return finish_info(out, writer)
