@@ -173,10 +173,16 @@ def explain_uv_failure(stderr: str, target: PythonTarget, *, allow_sdist: bool) 
             f"no wheel of {name} {version} for {where}, and its sdist is not pure Python: "
             f"building it made {m['wheel']}, which runs only on the build machine"
         )
-    m = _NOT_FOUND.search(text) or _NO_VERSION.search(text)
+    m = _NOT_FOUND.search(text)
+    if m is not None:  # the index has no such package at all: a typo, not a platform problem
+        name, version = split_requirement(m["req"].rstrip(".,"))
+        if version == "(any version)":
+            return f"no package named {name} exists on the package index (check the name)"
+        return f"{name} {version} does not exist on the package index"
+    m = _NO_VERSION.search(text)
     if m is not None:
         name, version = split_requirement(m["req"].rstrip(".,"))
-        return f"{name} {version} cannot be found for {where}"
+        return f"{name} has no version {version} on the package index"
     return f"uv pip install failed for {where}: {_last_line(stderr)}"
 
 
