@@ -470,3 +470,23 @@ def test_python_313_build_targets_the_trixie_image(tmp_path: Path) -> None:
         assert manifest["_meta"]["io.github.mcpb-toolchain"]["python"] == "3.13"
     doc = json.loads(result.server_json.read_text())
     assert doc["_meta"]["io.github.mcpb-toolchain"]["runtime"] == "python:3.13"
+
+
+def test_a_node_project_whose_manifest_names_the_entry_point_needs_no_bin_or_main(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "node-stdio"
+    shutil.copytree(EXAMPLES / "node-stdio", project)
+    package = json.loads((project / "package.json").read_text())
+    del package["bin"]
+    (project / "package.json").write_text(json.dumps(package))
+    result = _build(project, tmp_path / "out", platforms=BOTH[:1])
+    [bundle] = result.bundles
+    launch = extract_launch(bundle.path, tmp_path / "x")
+    assert list_tools(launch.command, launch.args, env=launch.env, cwd=launch.cwd) == [
+        "arch",
+        "greet",
+    ]
+    (project / "manifest.json").unlink()
+    with pytest.raises(BuildError, match=r"neither bin nor main, and no manifest\.json names"):
+        _build(project, tmp_path / "out2", platforms=BOTH[:1])

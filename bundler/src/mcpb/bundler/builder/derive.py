@@ -216,8 +216,9 @@ class NodePackage:
     registry_name: str | None
 
 
-def read_package_json(path: Path) -> NodePackage:
-    """Parse a ``package.json`` and pick its entry script (``bin``, else ``main``)."""
+def read_package_json(path: Path, *, declared_entry: str | None = None) -> NodePackage:
+    """Parse a ``package.json`` and pick its entry script: ``bin``, else ``main``, else the
+    ``server.entry_point`` the project's manifest.json declares (``declared_entry``)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -227,9 +228,12 @@ def read_package_json(path: Path) -> NodePackage:
     name, version = data.get("name"), data.get("version")
     if not isinstance(name, str) or not isinstance(version, str):
         raise BuildError(f"{path}: package.json needs string name and version")
-    entry = _node_entry(data, name)
+    entry = _node_entry(data, name) or declared_entry
     if entry is None:
-        raise BuildError(f"{path}: package.json has neither bin nor main: nothing to start")
+        raise BuildError(
+            f"{path}: package.json has neither bin nor main, and no manifest.json names "
+            "server.entry_point: nothing to start"
+        )
     repo = data.get("repository")
     repo_url = repo.get("url") if isinstance(repo, dict) else repo
     engines = data.get("engines")

@@ -361,11 +361,16 @@ class _Builder:
 
     def _stage_node_project(self, stage: Path, platform: Platform) -> _Staged:
         root = self._root()
-        pkg = derive.read_package_json(root / "package.json")
+        authored = load_manifest_data(root / "manifest.json") if self._has_manifest() else None
+        server = authored.get("server") if authored else None
+        declared = server.get("entry_point") if isinstance(server, dict) else None
+        pkg = derive.read_package_json(
+            root / "package.json", declared_entry=declared if isinstance(declared, str) else None
+        )
         derived = derive.node_manifest(pkg, pkg.entry)
         notes: list[str] = []
-        if self._has_manifest():
-            manifest = load_manifest_data(root / "manifest.json")
+        if authored is not None:
+            manifest = authored
             notes = derive.complete_manifest(manifest, derived)
         else:
             manifest = derived
