@@ -20,7 +20,7 @@ from mcpb.bundle.platform import parse_platforms
 from mcpb.bundler.builder.pipeline import BuildOptions, build
 from mcpb.bundler.builder.serverjson import Publishing
 from mcpb.bundler.builder.source import parse_source
-from mcpb.bundler.release.github import GitHubClient
+from mcpb.bundler.release.github import GitHubClient, GitHubError
 from mcpb.bundler.release.publish import PublishOptions, publish_release
 from tests.support.github_standin import READ_ONLY_TOKEN, TOKEN, GitHubStandIn, github_standin
 from tests.support.servers import mcpb_executable
@@ -297,3 +297,21 @@ def test_the_published_server_json_passes_strict_validation(
     assert mcpb_publish(github, dist).returncode == 0
     checked = mcpb("server-json", "validate", "--strict", "--dist", str(dist), cwd=dist)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_422s_are_one_line_errors_with_githubs_field_and_code(
+    github: GitHubStandIn, dist: Path
+) -> None:
+    bundle = next(dist.glob("*.mcpb"))
+    with GitHubClient(SLUG, TOKEN, api_url=github.base) as client:
+        release = client.create_draft("v9", "v9")
+        with pytest.raises(GitHubError) as duplicate_tag:
+            client.create_draft("v9", "v9")
+        upload = str(release["upload_url"])
+        client.upload(upload, bundle, bundle.name, "application/zip", "")
+        with pytest.raises(GitHubError) as duplicate_asset:
+            client.upload(upload, bundle, bundle.name, "application/zip", "")
+    assert duplicate_tag.value.status == 422
+    assert "(422: Validation Failed: tag_name already_exists)" in str(duplicate_tag.value)
+    assert "(422: Validation Failed: name already_exists)" in str(duplicate_asset.value)
+    assert "\n" not in str(duplicate_asset.value)

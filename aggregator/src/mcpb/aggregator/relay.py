@@ -27,7 +27,7 @@ from typing import Any
 from mcpb.aggregator.names import namespaced_uri
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.jsonrpc import Message
-from mcpb.mcphttp.session import Session, Undelivered
+from mcpb.mcphttp.session import Session, Undelivered, deliver_final
 from mcpb.mcphttp.sink import Sink
 
 _relay_ids = itertools.count(1)
@@ -123,9 +123,7 @@ class RelaySink:
             self._done()
             if self._final is not None:
                 payload = self._final(self.relay, payload)
-            if self.sink is not None:
-                return self.sink.put(payload, final=True)
-            return self.relay.client.session.push(payload)
+            return deliver_final(self.relay.client.session, self.sink, payload)
         rewritten = toward_client(self.relay, payload)
         if rewritten is None:
             return True

@@ -28,6 +28,7 @@ from mcpb.aggregator.sources import SpawnPlan, plan_changes
 from mcpb.aggregator.upstream import UpstreamSettings
 from mcpb.bundle.errors import McpbError
 from mcpb.loader.config import default_cache_dir
+from mcpb.loader.run import configure_logging as configure_loader_logging
 from mcpb.loader.run import stop_signals
 from mcpb.mcphttp.serve import run, serve_app
 from mcpb.mcphttp.settings import HttpSettings
@@ -216,9 +217,5 @@ def options_from_env(env: Mapping[str, str]) -> AggregatorOptions:
 
 
 def configure_logging(env: Mapping[str, str] = os.environ) -> None:
-    """One line per event on stderr; ``MCPB_LOG_LEVEL`` (default INFO)."""
-    level = env.get("MCPB_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="mcpb-aggregator: %(levelname)s %(message)s",
-    )
+    """The loader's one-line-per-event logging, as ``mcpb-aggregator``."""
+    configure_loader_logging(env, "mcpb-aggregator")

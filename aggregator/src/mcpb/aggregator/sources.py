@@ -48,7 +48,6 @@ class SpawnPlan:
     cwd: Path
     tags: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    origin: str = ""
 
 
 def plan_spawn(name: str, upstream: UpstreamConfig, cache_dir: Path) -> SpawnPlan:
@@ -56,7 +55,7 @@ def plan_spawn(name: str, upstream: UpstreamConfig, cache_dir: Path) -> SpawnPla
     env = {**os.environ, **upstream.env}
     if upstream.kind == "stdio":
         cwd = Path(upstream.cwd) if upstream.cwd else Path.cwd()
-        return SpawnPlan(upstream.command, env, cwd, origin=upstream.command[0])
+        return SpawnPlan(upstream.command, env, cwd)
     tags: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     if upstream.kind == "server_json":
@@ -83,7 +82,7 @@ def plan_spawn(name: str, upstream: UpstreamConfig, cache_dir: Path) -> SpawnPla
             "(docker run … BUNDLE_URL=…) and add it as a url upstream"
         )
     require_runtime(name, spec.command[0], spec.env)
-    return SpawnPlan(spec.command, spec.env, spec.cwd, tags, categories, origin=redact(url))
+    return SpawnPlan(spec.command, spec.env, spec.cwd, tags, categories)
 
 
 def plan_changes(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcpb.aggregator.ask import UpstreamRefusedError, ask, request
+from mcpb.aggregator.names import split_uri
 from mcpb.aggregator.relay import ClientState, Relay, RelaySink, uris_toward_client, with_params
 from mcpb.aggregator.upstream import UP, Upstream
 from mcpb.aggregator.view import Route, View
@@ -230,7 +231,7 @@ class VmcpBackend:
             if ref.get("type") == "ref/prompt":
                 route = self._named("prompts/list", ref.get("name"), "prompt")
                 return route, with_params(message, ref={**ref, "name": route.name}), None
-            route = self._resource(ref.get("uri"), templates=True)
+            route = self._resource(ref.get("uri"))
             return route, with_params(message, ref={**ref, "uri": route.name}), None
         raise _RefusedError(jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}")
 
@@ -243,7 +244,7 @@ class VmcpBackend:
             raise _RefusedError(INVALID_PARAMS, conflict or f"Unknown {what}: {name}")
         return route
 
-    def _resource(self, uri: Any, *, templates: bool = False) -> Route:
+    def _resource(self, uri: Any) -> Route:
         if not isinstance(uri, str):
             raise _RefusedError(INVALID_PARAMS, "a resource URI is required")
         view = self.view
@@ -251,12 +252,11 @@ class VmcpBackend:
             route = view.routes.get(key, {}).get(uri)
             if route is not None:
                 return route
-        scheme, colon, _ = uri.partition(":")
-        if colon and "+" in scheme:
-            token, _, rest = uri.partition("+")
-            upstream = view.uri_tokens.get(token.lower())
+        tagged = split_uri(uri)
+        if tagged is not None:
+            upstream = view.uri_tokens.get(tagged[0])
             if upstream is not None:
-                return Route(upstream, rest)
+                return Route(upstream, tagged[1])
         for pattern, upstream in view.templates:
             if pattern.match(uri):
                 return Route(upstream, uri)

@@ -226,10 +226,11 @@ def run_loader(config: LoaderConfig, *, machine: Machine | None = None) -> int:
         return EXIT_OK
 
 
-def configure_logging(env: Mapping[str, str]) -> None:
-    """One line per event on stderr; ``MCPB_LOG_LEVEL`` (default INFO)."""
+def configure_logging(env: Mapping[str, str], program: str = "mcpb-loader") -> None:
+    """One line per event on stderr, each starting with ``program``; ``MCPB_LOG_LEVEL``
+    (default INFO)."""
     level = env.get(LOG_LEVEL_VARIABLE, "INFO").upper()
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),
-        format="mcpb-loader: %(levelname)s %(message)s",
+        format=f"{program}: %(levelname)s %(message)s",
     )
