@@ -39,6 +39,10 @@ MANIFEST: dict[str, Any] = {
 }
 
 
+# Long enough to wrap: the text form breaks between items, never inside one.
+DEPENDENCIES = {f"package-number-{i}": f"1.{i}.0" for i in range(8)}
+
+
 def run(*args: object) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
@@ -50,7 +54,15 @@ def make_bundle(tmp_path: Path) -> Path:
         Entry.from_bytes("server/lib/pkg/__init__.py", b"x = 1\n" * 300),
         Entry.from_bytes("bin/helper", b"#!/bin/sh\n", executable=True),
     ]
-    pack_bundle(MANIFEST, files, out, platform="linux/amd64", runtime="python:3.13", python="3.13")
+    pack_bundle(
+        MANIFEST,
+        files,
+        out,
+        platform="linux/amd64",
+        runtime="python:3.13",
+        python="3.13",
+        dependencies=DEPENDENCIES,
+    )
     return out
 
 
@@ -62,7 +74,7 @@ def test_info_text(tmp_path: Path) -> None:
     result = run("info", bundle)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[:10] == [
+    assert lines[:14] == [
         "weather 2.0.1  (Weather Tools)",
         "  description:  Forecasts over MCP",
         "  author:       Ada",
@@ -73,9 +85,13 @@ def test_info_text(tmp_path: Path) -> None:
         "  runtime:      python:3.13",
         "  tools:        forecast, alerts",
         "  user config:  api_key, city",
+        "  dependencies: 8 vendored",
+        "                package-number-0 1.0.0; package-number-1 1.1.0; package-number-2 1.2.0;",
+        "                package-number-3 1.3.0; package-number-4 1.4.0; package-number-5 1.5.0;",
+        "                package-number-6 1.6.0; package-number-7 1.7.0",
     ]
-    assert lines[10].startswith(f"  files:        4 ({unpacked / 1000:.1f} kB unpacked, ")
-    assert lines[11:] == [
+    assert lines[14].startswith(f"  files:        4 ({unpacked / 1000:.1f} kB unpacked, ")
+    assert lines[15:] == [
         "  sha256 record: 3 files",
         f"  sha256:       {digest}",
         "  signature:    unsigned",
@@ -110,6 +126,7 @@ def test_info_json(tmp_path: Path) -> None:
         "record_files": 3,
         "tools": ["forecast", "alerts"],
         "user_config": ["api_key", "city"],
+        "dependencies": DEPENDENCIES,
         "signature": {
             "status": "unsigned",
             "subject": None,

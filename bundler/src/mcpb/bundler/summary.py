@@ -61,6 +61,7 @@ class BundleSummary:
     record_files: int | None
     tools: tuple[str, ...]
     user_config: tuple[str, ...]
+    dependencies: dict[str, str]
     signature: SignatureSummary
 
     def to_json(self) -> dict[str, Any]:
@@ -105,6 +106,7 @@ def summarize_bundle(path: Path) -> BundleSummary:
         record_files=len(meta.files) if meta else None,
         tools=_names(data.get("tools")),
         user_config=tuple(sorted(_mapping(data.get("user_config")))),
+        dependencies=dict(meta.dependencies) if meta else {},
         signature=signature,
     )
 
@@ -139,6 +141,9 @@ def render_summary(s: BundleSummary) -> list[str]:
         lines.append(f"  tools:        {', '.join(s.tools)}")
     if s.user_config:
         lines.append(f"  user config:  {', '.join(s.user_config)}")
+    if s.dependencies:
+        lines.append(f"  dependencies: {len(s.dependencies)} vendored")
+        lines.extend(f"                {line}" for line in _pack_items(s.dependencies, 84))
     lines.append(
         f"  files:        {s.file_count} ({human_size(s.uncompressed_size)} unpacked, "
         f"{human_size(s.size)} archive)"
@@ -148,6 +153,20 @@ def render_summary(s: BundleSummary) -> list[str]:
     lines.append(f"  sha256:       {s.sha256}")
     lines.append(f"  signature:    {render_signature(s.signature)}")
     return lines
+
+
+def _pack_items(versions: Mapping[str, str], width: int) -> list[str]:
+    """``name version`` items, ``; ``-separated, wrapped between items, never inside one."""
+    lines: list[str] = []
+    current = ""
+    for name, version in versions.items():
+        item = f"{name} {version}"
+        if current and len(current) + 2 + len(item) > width:
+            lines.append(current + ";")
+            current = item
+        else:
+            current = f"{current}; {item}" if current else item
+    return [*lines, current] if current else lines
 
 
 def render_signature(sig: SignatureSummary) -> str:

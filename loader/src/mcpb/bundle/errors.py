@@ -87,6 +87,14 @@ class PlaceholderError(McpbError):
     service_exit_code = 78
 
 
+class MissingUserConfigError(PlaceholderError):
+    """A required ``user_config`` value has neither a given value nor a default (``key``)."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class FetchError(McpbError):
     """A bundle could not be downloaded or read from its URL (network, HTTP status, size)."""
 

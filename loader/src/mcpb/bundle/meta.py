@@ -7,7 +7,9 @@ DNS, so it goes in ``manifest["_meta"]["io.github.mcpb-toolchain"]``; 0.1 and 0.
 ``.mcpb-toolchain.json`` at the archive root instead. Both hold the same JSON object:
 ``{"platform": "linux/amd64", "runtime": "python:3.13", "python": "3.13", "files": {path: sha256}}``
 (the first three, and ``transport``, only when known). ``files`` covers every file except
-``manifest.json`` and the sidecar, which cannot list their own digests.
+``manifest.json`` and the sidecar, which cannot list their own digests. ``dependencies``, when a
+build vendored any, maps each vendored package to the version that was resolved
+(``{"mcp": "1.9.4"}``; several versions of one npm package are joined by ``", "``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class BundleMeta:
     files: dict[str, str] = field(default_factory=dict)
     # "streamable-http": the server listens on $PORT itself (the loader proxies it); else stdio
     transport: str | None = None
+    dependencies: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored in the bundle; unknown fields are left out, files sorted."""
@@ -56,6 +59,8 @@ class BundleMeta:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.dependencies:
+            out["dependencies"] = dict(sorted(self.dependencies.items()))
         out["files"] = dict(sorted(self.files.items()))
         return out
 
@@ -76,7 +81,12 @@ class BundleMeta:
         for name, digest in files.items():
             if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
                 raise ArchiveError(f"{source}: files[{name!r}]: expected 64 lowercase hex digits")
-        return cls(files=dict(files), **values)
+        dependencies = data.get("dependencies", {})
+        if not isinstance(dependencies, dict) or not all(
+            isinstance(v, str) for v in dependencies.values()
+        ):
+            raise ArchiveError(f"{source}: dependencies: expected an object of version strings")
+        return cls(files=dict(files), dependencies=dict(dependencies), **values)
 
 
 def manifest_version(manifest_data: dict[str, Any]) -> tuple[int, int]:
@@ -132,6 +142,7 @@ def pack_bundle(
     compresslevel: int = 6,
     transport: str | None = None,
     manifest_bytes: bytes | None = None,
+    dependencies: dict[str, str] | None = None,
 ) -> ArchiveInfo:
     """Write a bundle: ``files`` sorted, then our data, then ``manifest.json`` last.
 
@@ -155,7 +166,13 @@ def pack_bundle(
         declared = given.get(META_KEY) if isinstance(given, dict) else None
         value = declared.get("transport") if isinstance(declared, dict) else None
         transport = value if isinstance(value, str) else None
-    meta = BundleMeta(platform=platform, runtime=runtime, python=python, transport=transport)
+    meta = BundleMeta(
+        platform=platform,
+        runtime=runtime,
+        python=python,
+        transport=transport,
+        dependencies=dict(dependencies or {}),
+    )
     manifest = dict(manifest_data)
     with open_archive(out, epoch=epoch, compresslevel=compresslevel) as writer:
         for entry in ordered:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mcpb.bundle.errors import PlaceholderError
+from mcpb.bundle.errors import MissingUserConfigError, PlaceholderError
 
 ENV_PREFIX = "MCPB_USER_CONFIG"
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -384,7 +384,10 @@ def resolve_launch(
             value = None
         if _is_empty(value):
             if option.required:
-                raise _fail(key, "required but no value was given and it has no default")
+                raise MissingUserConfigError(
+                    f"user_config.{key}: required but no value was given and it has no default",
+                    key,
+                )
             value = None if value is None or value == "" or value == [] else value
         if isinstance(value, list):
             user[key] = [render_value(v) for v in value]

@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpb.bundle.errors import ArchiveError, Issue, ManifestError
+from mcpb.bundle.errors import (
+    ArchiveError,
+    Issue,
+    ManifestError,
+    MissingUserConfigError,
+    PlaceholderError,
+)
 from mcpb.bundle.manifest_view import ManifestView
 from mcpb.loader.config import LoaderConfig
 from mcpb.loader.obtain import Obtained
@@ -68,14 +74,17 @@ def plan_launch(
     manifest = bundle.manifest
     _check_command_stays_inside(manifest)
     values = user_config_values(config, manifest)
-    resolved = resolve_launch(
-        manifest.mcp_config,
-        manifest.user_config,
-        values,
-        bundle_dir=bundle.tree,
-        os_name="linux",
-        home=Path.home(),
-    )
+    try:
+        resolved = resolve_launch(
+            manifest.mcp_config,
+            manifest.user_config,
+            values,
+            bundle_dir=bundle.tree,
+            os_name="linux",
+            home=Path.home(),
+        )
+    except MissingUserConfigError as exc:
+        raise PlaceholderError(f"{exc}; {how_to_configure(manifest)}") from None
     transport = (bundle.meta.transport if bundle.meta else None) or STDIO_TRANSPORT
     if transport not in (STDIO_TRANSPORT, HTTP_TRANSPORT):
         raise ArchiveError(f"{manifest.name}: unknown transport {transport!r} in our _meta record")
@@ -88,6 +97,21 @@ def plan_launch(
         env=env,
         cwd=resolved.cwd,
         transport=transport,
+    )
+
+
+def how_to_configure(manifest: ManifestView) -> str:
+    """The valid keys and the two ways to pass them, for a missing-value error."""
+    from mcpb.bundle.placeholders import env_var_name
+
+    keys = []
+    for key, option in manifest.user_config.items():
+        traits = [option.type] + (["required"] if option.required else [])
+        traits += ["multiple: one value or a JSON array"] if option.multiple else []
+        keys.append(f"{key} ({', '.join(traits)}; {env_var_name(key)})")
+    return (
+        f"user_config keys: {'; '.join(keys)}; pass values as --user-config KEY=VALUE "
+        "(mcpb run) or MCPB_USER_CONFIG_<KEY>=VALUE (the images)"
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mcpb.bundle.errors import BuildError, UsageError
 from mcpb.bundle.platform import Arch, Platform
+from mcpb.bundler.builder.dependencies import node_versions
 
 NPM_CPU = {Arch.AMD64: "x64", Arch.ARM64: "arm64"}
 
@@ -42,8 +43,9 @@ def write_stage_package(stage: Path, package: str, version: str | None) -> None:
     (stage / "package.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def npm_install(stage: Path, platform: Platform) -> None:
-    """Production install in ``stage`` (which holds package.json) for ``platform``."""
+def npm_install(stage: Path, platform: Platform) -> dict[str, str]:
+    """Production install in ``stage`` (which holds package.json) for ``platform``; return the
+    installed ``{package: version}``."""
     cmd = [
         npm_command(),
         "install",
@@ -64,8 +66,10 @@ def npm_install(stage: Path, platform: Platform) -> None:
     if proc.returncode != 0:
         raise BuildError(explain_npm_failure(proc.stderr, platform))
     modules = stage / "node_modules"
+    versions = node_versions(modules)
     (modules / ".package-lock.json").unlink(missing_ok=True)
     check_native_addons(modules, platform)
+    return versions
 
 
 def explain_npm_failure(stderr: str, platform: Platform) -> str:

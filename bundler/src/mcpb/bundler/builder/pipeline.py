@@ -30,7 +30,16 @@ from mcpb.bundle.manifest import load_manifest_data, validate_manifest_data
 from mcpb.bundle.meta import META_KEY, pack_bundle
 from mcpb.bundle.platform import Platform
 from mcpb.bundler.builder import binary, derive, node, python
+from mcpb.bundler.builder.check import CheckOptions, CheckResult, check_bundle, skip_reason
+from mcpb.bundler.builder.dependencies import (
+    Pins,
+    add_npm_overrides,
+    npm_overrides,
+    python_requirements,
+    python_versions,
+)
 from mcpb.bundler.builder.elf import HEADER_SIZE, check_elf_files
+from mcpb.bundler.builder.launch_options import LaunchOptions, apply_launch_options
 from mcpb.bundler.builder.prune import PruneReport, prune_site_packages
 from mcpb.bundler.builder.serverjson import (
     BuiltBundle,
@@ -63,6 +72,9 @@ class BuildOptions:
     allow_sdist: bool = False
     binaries: dict[Platform, Path] = field(default_factory=dict)
     publishing: Publishing = field(default_factory=Publishing)
+    launch: LaunchOptions = field(default_factory=LaunchOptions)
+    pins: Pins = field(default_factory=Pins)
+    check: CheckOptions = field(default_factory=lambda: CheckOptions(enabled=False))
     epoch: int | None = None
 
 
@@ -129,6 +141,7 @@ class _Staged:
     pruned: PruneReport = field(default_factory=PruneReport)
     marker: str | None = None
     notes: list[str] = field(default_factory=list)
+    dependencies: dict[str, str] = field(default_factory=dict)
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -184,6 +197,8 @@ class _Builder:
         self.python: str | None = None
         self.runtime = self.source.kind.runtime
         self._wheel: Path | None = None
+        if options.pins and self.runtime == "binary":
+            raise UsageError("--with/--constraint/--override apply to Python and Node sources")
         if self.runtime == "python":
             self.python = self._choose_python()
             self.runtime = f"python:{self.python}"
@@ -222,6 +237,9 @@ class _Builder:
         notes: list[str] = []
         for staged in staged_all:
             notes.extend(n for n in staged.notes if n not in notes)
+        if self.options.check.enabled:  # once every platform built: build errors come first
+            for bundle in results:
+                notes += self._check(bundle.path, bundle.sha256, first.manifest, bundle.platform)
         return results, first.manifest, first.marker, notes
 
     def _build_one(
@@ -230,6 +248,7 @@ class _Builder:
         t0 = time.monotonic()
         self.say(f"{platform}: staging {self.source}")
         staged = self._stage(work / platform.slug, platform)
+        staged.notes += apply_launch_options(staged.manifest, self.options.launch)
         issues = validate_manifest_data(staged.manifest)
         if issues:
             raise ManifestError("manifest.json (derived)", issues)
@@ -248,6 +267,7 @@ class _Builder:
             runtime=self.runtime,
             python=self.python,
             epoch=self.options.epoch,
+            dependencies=staged.dependencies,
         )
         # Free the staged tree now, overlapping with the other platforms' work.
         shutil.rmtree(work / platform.slug, ignore_errors=True)
@@ -264,6 +284,23 @@ class _Builder:
             staged.pruned.bytes,
         )
         return bundle, staged
+
+    def _check(
+        self, path: Path, sha256: str, manifest: dict[str, Any], platform: Platform
+    ) -> list[str]:
+        """Run the check for one built bundle; notes say when and why it was skipped."""
+        reason = skip_reason(platform, self.runtime)
+        if reason is not None:
+            return [reason]
+        self.say(f"{platform}: checking: initialize and tools/list through the loader")
+        outcome = check_bundle(path, sha256, manifest, self.runtime, self.options.check)
+        if not isinstance(outcome, CheckResult):
+            return [f"{platform}: {outcome}"]
+        self.say(
+            f"{platform}: check passed in {outcome.seconds:.1f}s: "
+            f"{len(outcome.tools)} tools ({', '.join(outcome.tools[:8])})"
+        )
+        return []
 
     def _stage(self, stage: Path, platform: Platform) -> _Staged:
         kind = self.source.kind
@@ -303,17 +340,16 @@ class _Builder:
             wheel = self._project_wheel(stage.parent)  # built before the threads start
             requirement, dist_name = str(wheel), wheel.name.split("-", 1)[0]
         self.say(f"{platform}: uv pip install {dist_name} for Python {self.python}")
-        python.vendor(
-            [requirement], lib, self._target(platform), allow_sdist=self.options.allow_sdist
-        )
+        self._vendor_python([requirement], lib, platform)
         dist = derive.read_python_dist(derive.find_dist_info(lib, dist_name))
+        versions = python_versions(lib)
         pruned = prune_site_packages(lib)
         entry = derive.choose_entry_point(dist, self.options.entry_point)
         assert self.python is not None
         manifest = derive.python_manifest(dist, self.python)
         entries = tree_entries(lib, derive.PYTHON_LIB + "/")
         entries.append(Entry.from_bytes(derive.LAUNCHER, derive.render_launcher(entry, dist.name)))
-        return _Staged(manifest, entries, pruned, dist.registry_name)
+        return _Staged(manifest, entries, pruned, dist.registry_name, dependencies=versions)
 
     def _stage_python_manifest(self, stage: Path, platform: Platform) -> _Staged:
         root = self._root()
@@ -331,19 +367,29 @@ class _Builder:
         lib_rel = _python_lib_dir(manifest)
         notes = _complete_python(manifest, project, lib_rel)
         pruned = PruneReport()
+        versions: dict[str, str] = {}
         entries = self._project_entries(root, manifest, [lib_rel])
         entries = without(entries, [], [lib_rel])
-        if deps:
+        if deps or self.options.pins.with_:
             lib = stage / lib_rel
             self.say(
                 f"{platform}: uv pip install {len(deps)} dependencies for Python {self.python}"
             )
-            python.vendor(
-                list(deps), lib, self._target(platform), allow_sdist=self.options.allow_sdist
-            )
+            self._vendor_python(list(deps), lib, platform)
+            versions = python_versions(lib)
             pruned = prune_site_packages(lib)
             entries += tree_entries(lib, lib_rel + "/")
-        return _Staged(manifest, entries, pruned, None, notes)
+        return _Staged(manifest, entries, pruned, None, notes, versions)
+
+    def _vendor_python(self, requirements: list[str], lib: Path, platform: Platform) -> None:
+        pins = self.options.pins
+        python.vendor(
+            [*requirements, *python_requirements(pins)],
+            lib,
+            self._target(platform),
+            allow_sdist=self.options.allow_sdist,
+            uv_options=pins.uv_arguments(),
+        )
 
     # -- Node --------------------------------------------------------------------------------
 
@@ -351,13 +397,14 @@ class _Builder:
         package = str(self.source.package)
         server = stage / "server"
         node.write_stage_package(server, package, self.source.version)
+        add_npm_overrides(server / "package.json", npm_overrides(self.options.pins))
         self.say(f"{platform}: npm install {self.source.requirement} for {platform.arch}")
-        node.npm_install(server, platform)
+        versions = node.npm_install(server, platform)
         pkg = derive.read_package_json(server / "node_modules" / package / "package.json")
         entry_path = f"server/node_modules/{package}/{pkg.entry}"
         manifest = derive.node_manifest(pkg, entry_path)
         entries = tree_entries(server / "node_modules", "server/node_modules/")
-        return _Staged(manifest, entries, PruneReport(), pkg.registry_name)
+        return _Staged(manifest, entries, PruneReport(), pkg.registry_name, dependencies=versions)
 
     def _stage_node_project(self, stage: Path, platform: Platform) -> _Staged:
         root = self._root()
@@ -378,14 +425,15 @@ class _Builder:
         for name in ("package.json", "package-lock.json"):
             if (root / name).is_file():
                 shutil.copyfile(root / name, stage / name)
+        add_npm_overrides(stage / "package.json", npm_overrides(self.options.pins))
         self.say(f"{platform}: npm install --omit=dev (--cpu {node.NPM_CPU[platform.arch]})")
-        node.npm_install(stage, platform)
+        versions = node.npm_install(stage, platform)
         entries = without(
             self._project_entries(root, manifest, ["node_modules"]), [], ["node_modules"]
         )
         if (stage / "node_modules").is_dir():
             entries += tree_entries(stage / "node_modules", "node_modules/")
-        return _Staged(manifest, entries, PruneReport(), pkg.registry_name, notes)
+        return _Staged(manifest, entries, PruneReport(), pkg.registry_name, notes, versions)
 
     # -- Binary ------------------------------------------------------------------------------
 

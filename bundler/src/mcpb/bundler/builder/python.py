@@ -130,9 +130,16 @@ def build_wheel(project: Path, out_dir: Path) -> Path:
 
 
 def vendor(
-    requirements: list[str], dest: Path, target: PythonTarget, *, allow_sdist: bool = False
+    requirements: list[str],
+    dest: Path,
+    target: PythonTarget,
+    *,
+    allow_sdist: bool = False,
+    uv_options: list[str] | None = None,
 ) -> None:
     """Install ``requirements`` and their dependencies into ``dest`` for ``target``.
+
+    ``uv_options`` are passed through (``--constraint``/``--override`` files).
 
     Raises :class:`BuildError` naming the package, version and platform when a wheel is missing.
     """
@@ -151,6 +158,7 @@ def vendor(
     ]
     if not allow_sdist:
         cmd += ["--only-binary", ":all:"]
+    cmd += uv_options or []
     cmd += requirements
     proc = subprocess.run(cmd, capture_output=True, text=True, env=uv_environment(), check=False)
     if proc.returncode != 0:

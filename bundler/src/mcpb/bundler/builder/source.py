@@ -74,6 +74,12 @@ _NPM = re.compile(
 )
 
 
+def split_npm_spec(text: str) -> tuple[str, str | None] | None:
+    """``@scope/name@1.2`` → (``@scope/name``, ``1.2``); ``None`` when it is no npm spec."""
+    m = _NPM.fullmatch(text.strip())
+    return None if m is None else (m["name"], m["ver"])
+
+
 def parse_source(text: str, *, cwd: Path | None = None) -> Source:
     """Parse the SOURCE argument; raise :class:`UsageError` naming what is wrong."""
     if text.startswith("pypi:"):
@@ -82,10 +88,10 @@ def parse_source(text: str, *, cwd: Path | None = None) -> Source:
             raise UsageError(f"source {text!r}: expected pypi:NAME or pypi:NAME==VERSION")
         return Source(SourceKind.PYPI, package=m["name"], version=m["ver"])
     if text.startswith("npm:"):
-        m = _NPM.fullmatch(text[4:].strip())
-        if m is None:
+        spec = split_npm_spec(text[4:])
+        if spec is None:
             raise UsageError(f"source {text!r}: expected npm:NAME or npm:NAME@VERSION")
-        return Source(SourceKind.NPM, package=m["name"], version=m["ver"])
+        return Source(SourceKind.NPM, package=spec[0], version=spec[1])
     path = Path(text)
     if not path.is_absolute():
         path = (cwd or Path.cwd()) / path
