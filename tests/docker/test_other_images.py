@@ -12,8 +12,8 @@ import pytest
 from mcpb.bundle.digest import sha256_file
 from mcpb.bundler.image import docker
 from tests.docker.conftest import ARM64, REPO, TIME_TOOLS
-from tests.docker.mcp_calls import TOKYO_NOON, list_and_call
 from tests.support.arm64 import require_binfmt
+from tests.support.mcp_calls import TOKYO_NOON, list_and_call
 from tests.support.servers import mcpb_executable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

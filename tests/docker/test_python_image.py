@@ -19,7 +19,7 @@ from mcpb.bundle.digest import sha256_file
 from mcpb.bundler.image import docker
 from mcpb.bundler.image.build import build_one
 from tests.docker.conftest import ARM64, TIME_TOOLS
-from tests.docker.mcp_calls import TOKYO_NOON, list_and_call
+from tests.support.mcp_calls import TOKYO_NOON, list_and_call
 from tests.support.servers import mcpb_executable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

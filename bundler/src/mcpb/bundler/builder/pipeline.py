@@ -105,6 +105,7 @@ class BuildResult:
     server_json: Path
     notes: tuple[str, ...]
     seconds: float
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` summary."""
@@ -128,6 +129,7 @@ class BuildResult:
             "sha256sums": str(self.sha256sums),
             "server_json": str(self.server_json),
             "notes": list(self.notes),
+            "checks": self.checks,
             "seconds": round(self.seconds, 3),
         }
 
@@ -184,6 +186,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         server_json=server_json,
         notes=tuple(notes),
         seconds=time.monotonic() - started,
+        checks=dict(builder.checks),
     )
 
 
@@ -197,6 +200,7 @@ class _Builder:
         self.python: str | None = None
         self.runtime = self.source.kind.runtime
         self._wheel: Path | None = None
+        self.checks: dict[str, dict[str, Any]] = {}  # platform → the check's outcome
         if options.pins and self.runtime == "binary":
             raise UsageError("--with/--constraint/--override apply to Python and Node sources")
         if self.runtime == "python":
@@ -290,12 +294,19 @@ class _Builder:
     ) -> list[str]:
         """Run the check for one built bundle; notes say when and why it was skipped."""
         reason = skip_reason(platform, self.runtime)
+        if reason is None:
+            self.say(f"{platform}: checking: initialize and tools/list through the loader")
+            outcome = check_bundle(path, sha256, manifest, self.runtime, self.options.check)
+            reason = None if isinstance(outcome, CheckResult) else f"{platform}: {outcome}"
         if reason is not None:
+            self.checks[str(platform)] = {"status": "skipped", "reason": reason}
             return [reason]
-        self.say(f"{platform}: checking: initialize and tools/list through the loader")
-        outcome = check_bundle(path, sha256, manifest, self.runtime, self.options.check)
-        if not isinstance(outcome, CheckResult):
-            return [f"{platform}: {outcome}"]
+        assert isinstance(outcome, CheckResult)
+        self.checks[str(platform)] = {
+            "status": "passed",
+            "tools": list(outcome.tools),
+            "seconds": round(outcome.seconds, 2),
+        }
         self.say(
             f"{platform}: check passed in {outcome.seconds:.1f}s: "
             f"{len(outcome.tools)} tools ({', '.join(outcome.tools[:8])})"
