@@ -227,3 +227,28 @@ def test_paths_with_spaces_and_path_lists(tmp_path: Path) -> None:
     (root / "extra libs").mkdir()
     (root / "extra libs" / "x.js").write_text("1")
     assert validate_path(root).warnings == ()
+
+
+def test_entry_points_under_node_modules_are_vendored_by_build(tmp_path: Path) -> None:
+    """A Node project whose manifest starts a dependency: before ``npm install`` (or ``mcpb
+    build``) the file is absent, which is a warning in a project and an error in a bundle."""
+    data = manifest()
+    entry = "node_modules/@acme/server/dist/index.js"
+    data["server"] = {
+        "type": "node",
+        "entry_point": entry,
+        "mcp_config": {"command": "node", "args": [f"${{__dirname}}/{entry}"]},
+    }
+    root = project(tmp_path / "p", data)
+    result = run("validate", root)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == (
+        f"warning: server.entry_point: {entry}: not yet "
+        "(dependencies are vendored there by `mcpb build`)"
+    )
+    bundle = tmp_path / "b.mcpb"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(data))
+    result = run("validate", bundle)
+    assert result.exit_code == 1
+    assert result.stdout == f"error: server.entry_point: {entry}: no such file in the bundle\n"

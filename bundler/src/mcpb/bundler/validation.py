@@ -6,7 +6,9 @@ would hold (for a project directory: the files ``mcpb pack`` would collect, so a
 ``.mcpbignore`` counts as missing).
 
 Errors (the bundle cannot work, exit 1):
-  - ``server.entry_point`` is not a file in the bundle;
+  - ``server.entry_point`` is not a file in the bundle (in a project directory, one under
+    ``node_modules/``, ``server/lib`` or ``server/venv`` is only a warning: ``mcpb build``
+    vendors it);
   - ``mcp_config.command`` is ``${__dirname}/...`` and that file is not in the bundle;
   - ``icon`` is missing, not a PNG, absolute, or uses ``${__dirname}`` (as the reference does).
 Warnings (may be fine, printed):
@@ -33,6 +35,7 @@ from mcpb.bundler.collect import MANIFEST_NAME, Collection, collect_files
 from mcpb.bundler.ignore import CONVENTIONAL_VENDOR_DIRS
 
 _VENDOR_HINT = " (dependencies are vendored there by `mcpb build`)"
+_BUILD_VENDOR_DIRS = ("node_modules", *CONVENTIONAL_VENDOR_DIRS)
 Kind = Literal["manifest", "directory", "bundle"]
 BUNDLE_SUFFIXES = (".mcpb", ".dxt", ".zip")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -56,6 +59,8 @@ class FileView(Protocol):
     def head(self, rel: str, size: int) -> bytes: ...
 
     def why_missing(self, rel: str) -> str: ...
+
+    def vendored_later(self, rel: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ def check_references(data: Mapping[str, Any], files: FileView) -> tuple[list[Iss
         normal = posixpath.normpath(entry_rel) if entry_rel else entry_rel
         if entry_rel.startswith("/") or _outside(normal):
             errors.append(Issue("server.entry_point", f"{entry}: {_LEAVES}"))
+        elif files.kind(entry_rel) != "file" and files.vendored_later(entry_rel):
+            warnings.append(Issue("server.entry_point", f"{entry_rel}: not yet{_VENDOR_HINT}"))
         elif files.kind(entry_rel) != "file":
             why = files.why_missing(entry_rel)
             errors.append(Issue("server.entry_point", f"{entry_rel}: {why}"))
@@ -157,6 +164,10 @@ class CollectedFiles:
             return "excluded from the bundle by .mcpbignore or a default exclude"
         return "no such file in the project"
 
+    def vendored_later(self, rel: str) -> bool:
+        """Under ``node_modules/`` or a Python vendor directory: ``mcpb build`` fills it."""
+        return any(rel == d or rel.startswith(d + "/") for d in _BUILD_VENDOR_DIRS)
+
 
 def _validate_project(manifest_path: Path, root: Path | None, kind: Kind) -> Report:
     source = str(manifest_path)
@@ -209,6 +220,9 @@ class _BundleFiles:
     def why_missing(self, rel: str) -> str:
         return "no such file in the bundle"
 
+    def vendored_later(self, rel: str) -> bool:
+        return False  # a bundle is what runs: nothing is added to it later
+
 
 def _check_config(
     config: Mapping[str, Any],
@@ -224,6 +238,8 @@ def _check_config(
         for rel in _dirname_paths(command):
             if _outside(rel):
                 errors.append(Issue(f"{prefix}.command", f"{command}: {_LEAVES}"))
+            elif files.kind(rel) != "file" and files.vendored_later(rel):
+                warnings.append(Issue(f"{prefix}.command", f"{rel}: not yet{_VENDOR_HINT}"))
             elif files.kind(rel) != "file":
                 errors.append(Issue(f"{prefix}.command", f"{rel}: {files.why_missing(rel)}"))
             elif not files.executable(rel):
