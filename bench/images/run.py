@@ -13,9 +13,10 @@ streamable HTTP on loopback, polled every 20 ms), in two cases:
 - **cached**: the bundle and its extracted tree are already in a named cache volume (filled by
   one warm-up run, which also leaves the server's bytecode there).
 
-The NimbleTools images publish 20–27 s for the same path. Sizes are ``docker image inspect``
-``Size`` (uncompressed) of every image ``mcpb image build`` made, next to python:3.13-slim's
-reported size (not pullable here). Writes results.json and results.md beside this file.
+The NimbleTools images publish 20–27 s for the same path. Sizes are the engine's
+``Size`` (uncompressed) of every image ``mcpb image build`` makes by default, for both
+platforms, and of the ``--apt-package git`` variant, next to python:3.13-slim's reported size
+(not pullable here). Writes results.json and results.md beside this file.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,12 +42,13 @@ from mcpb.bundle.digest import sha256_file  # noqa: E402
 from mcpb.bundle.platform import parse_platform  # noqa: E402
 from mcpb.bundler.builder.pipeline import BuildOptions, build  # noqa: E402
 from mcpb.bundler.builder.source import parse_source  # noqa: E402
-from mcpb.bundler.image import docker  # noqa: E402
+from mcpb.bundler.image import engine  # noqa: E402
+from mcpb.bundler.image.spec import DEFAULT_RUNTIMES  # noqa: E402
 from tests.docker.conftest import BundleServer, Images, free_port  # noqa: E402
 
 AMD64 = parse_platform("linux/amd64")
 ACCEPT = "application/json, text/event-stream"
-RUNTIMES = ("python:3.11", "python:3.13", "node:20", "binary")
+RUNTIMES = DEFAULT_RUNTIMES
 # Docker Hub does not answer from this machine; python:3.13-slim's size as reported publicly
 # (third-party pages quoting `docker images`), not measured here.
 SLIM_REPORTED_MB = 150
@@ -107,12 +108,15 @@ def first_call(base: str, deadline: float) -> dict[str, Any]:
 def cold_start(image: str, url: str, sha: str, volume: str | None) -> float:
     """Seconds from ``docker run`` to the answered tools/call."""
     port = free_port()
-    args = ["--network", "host", "-e", f"PORT={port}", "-e", f"BUNDLE_URL={url}"]
-    args += ["-e", f"BUNDLE_SHA256={sha}", "--read-only", "--tmpfs", "/tmp"]
-    if volume:
-        args += ["-v", f"{volume}:/var/cache/mcpb"]
+    options = engine.RunOptions(
+        env={"PORT": str(port), "BUNDLE_URL": url, "BUNDLE_SHA256": sha},
+        network="host",
+        read_only=True,
+        tmpfs=("/tmp",),
+        volumes=((volume, "/var/cache/mcpb", False),) if volume else (),
+    )
     started = time.monotonic()
-    cid = docker.run_detached(image, args)
+    cid = engine.run_detached(image, options)
     try:
         result = first_call(f"http://127.0.0.1:{port}", started + 120)
         elapsed = time.monotonic() - started
@@ -120,7 +124,7 @@ def cold_start(image: str, url: str, sha: str, volume: str | None) -> float:
         assert json.loads(text)["timezone"] == "UTC", text
         return elapsed
     finally:
-        docker.remove(cid)
+        engine.remove(cid)
 
 
 def main() -> None:
@@ -137,6 +141,8 @@ def main() -> None:
         for plat in ("linux/amd64", "linux/arm64"):
             result = images.get(runtime, parse_platform(plat))
             sizes[result.refs[-1]] = result.size
+    with_git = images.get("python:3.11", apt_packages=("git",))  # the mcp-server-git variant
+    sizes[with_git.refs[-1]] = with_git.size
     image = images.get("python:3.13").refs[0]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "dist"
@@ -160,7 +166,7 @@ def main() -> None:
                 cached.append(cold_start(image, url, sha, volume))
         finally:
             server.close()
-            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+            engine.remove_volume(volume)
     results = {
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
         f"{len(__import__('os').sched_getaffinity(0))} cores",

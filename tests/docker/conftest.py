@@ -30,7 +30,7 @@ from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.platform import Platform, parse_platform
 from mcpb.bundler.builder.pipeline import BuildOptions, BuildResult, build
 from mcpb.bundler.builder.source import parse_source
-from mcpb.bundler.image import docker
+from mcpb.bundler.image import engine
 from mcpb.bundler.image.build import BuildSettings, ImageResult, build_one
 from mcpb.bundler.image.cache import default_cache_dir
 from mcpb.bundler.image.labels import provenance
@@ -46,7 +46,7 @@ TIME_TOOLS = ["convert_time", "get_current_time"]
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """A Docker engine answers, or skip (fail when ``MCPB_REQUIRE_DOCKER=1``)."""
-    if docker.engine_answers():
+    if engine.engine_answers():
         return
     message = "no Docker engine answers `docker version` (start dockerd)"
     if os.environ.get("MCPB_REQUIRE_DOCKER") == "1":
@@ -63,12 +63,14 @@ class Images:
             cache_dir=default_cache_dir(),
             provenance=provenance(REPO, version("mcpb-bundler")),
         )
-        self.built: dict[tuple[str, Platform], ImageResult] = {}
+        self.built: dict[tuple[str, Platform, tuple[str, ...]], ImageResult] = {}
 
-    def get(self, runtime: str, platform: Platform = AMD64) -> ImageResult:
-        key = (runtime, platform)
+    def get(
+        self, runtime: str, platform: Platform = AMD64, apt_packages: tuple[str, ...] = ()
+    ) -> ImageResult:
+        key = (runtime, platform, apt_packages)
         if key not in self.built:
-            spec = ImageSpec(parse_runtime(runtime), platform)
+            spec = ImageSpec(parse_runtime(runtime), platform, extra_packages=apt_packages)
             self.built[key] = build_one(spec, self.settings)
         return self.built[key]
 
@@ -188,10 +190,10 @@ class Container:
         return f"http://127.0.0.1:{self.port}"
 
     def state(self) -> dict[str, Any]:
-        return docker.container_state(self.cid)
+        return engine.container_state(self.cid)
 
     def logs(self) -> str:
-        return docker.logs(self.cid)
+        return engine.logs(self.cid)
 
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Seconds until ``/ready`` answered 200; fails with the logs if it exits first."""
@@ -228,31 +230,29 @@ class Container:
 
 @pytest.fixture
 def run_container(docker_engine: None) -> Iterator[Any]:
-    """``run_container(image, url, sha, *docker_args, platform=AMD64, env={})`` → Container."""
+    """``run_container(image, url, sha, platform=AMD64, env={}, **RunOptions fields)`` →
+    Container, on the host network (everything stays on loopback)."""
     started: list[Container] = []
 
     def run(
         image: str,
         url: str,
         sha256: str,
-        *args: str,
+        *,
         platform: Platform = AMD64,
         env: dict[str, str] | None = None,
+        **options: Any,
     ) -> Container:
         port = free_port()
-        docker_args = ["--network", "host", "--platform", str(platform)]
-        for key, value in {
-            "PORT": str(port),
-            "BUNDLE_URL": url,
-            "BUNDLE_SHA256": sha256,
-            **(env or {}),
-        }.items():
-            docker_args += ["-e", f"{key}={value}"]
-        cid = docker.run_detached(image, [*docker_args, *args])
+        environment = {"PORT": str(port), "BUNDLE_URL": url, "BUNDLE_SHA256": sha256, **(env or {})}
+        run_options = engine.RunOptions(
+            env=environment, platform=platform, network="host", **options
+        )
+        cid = engine.run_detached(image, run_options)
         container = Container(cid, port, image)
         started.append(container)
         return container
 
     yield run
     for container in started:
-        docker.remove(container.cid)
+        engine.remove(container.cid)

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from mcp import Client
 from mcp.types import TextContent
 
 from mcpb.bundle.digest import sha256_file
-from mcpb.bundler.image import docker
+from mcpb.bundler.image import engine
 from tests.docker.conftest import ARM64, REPO, Bundles, BundleServer, Images
 from tests.support.conformance import SERVER as CONFORMANCE_SERVER
 from tests.support.ports import free_port
@@ -155,16 +154,13 @@ def test_the_admin_api_works_in_the_container(aggregator_url: str) -> None:
 
 def test_non_root_read_only_and_a_clean_stop(aggregator_url: str, docker_services: Any) -> None:
     cid = container_id(docker_services, "aggregator")
-    inspected = subprocess.run(
-        [docker.docker_command(), "inspect", cid], capture_output=True, text=True, check=True
-    )
-    info = json.loads(inspected.stdout)[0]
+    info = engine.inspect_container(cid)
     assert info["Config"]["User"] == "10001:10001"
     assert info["HostConfig"]["ReadonlyRootfs"] is True
     started = time.monotonic()
     docker_services._docker_compose.execute("stop -t 10 aggregator")
     assert time.monotonic() - started < 10
-    state = docker.container_state(cid)
+    state = engine.container_state(cid)
     assert state["Status"] == "exited"
     assert state["ExitCode"] == 0
 
@@ -182,15 +178,20 @@ def test_the_arm64_image_runs_a_stdio_upstream_under_qemu(images: Images, tmp_pa
     )
     config.chmod(0o644)
     port = free_port()
-    cid = docker.run_detached(
+    cid = engine.run_detached(
         result.refs[0],
-        [
-            "--network", "host", "--platform", "linux/arm64", "--read-only", "--tmpfs", "/tmp",
-            "-e", f"PORT={port}",
-            "-v", f"{config}:/etc/mcpb/aggregator.yaml:ro",
-            "-v", f"{server}:/srv/conformance_server.py:ro",
-        ],
-    )  # fmt: skip
+        engine.RunOptions(
+            env={"PORT": str(port)},
+            platform=ARM64,
+            network="host",
+            read_only=True,
+            tmpfs=("/tmp",),
+            volumes=(
+                (str(config), "/etc/mcpb/aggregator.yaml", True),
+                (str(server), "/srv/conformance_server.py", True),
+            ),
+        ),
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
@@ -201,16 +202,14 @@ def test_the_arm64_image_runs_a_stdio_upstream_under_qemu(images: Images, tmp_pa
                     break
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
-            assert time.monotonic() < deadline, docker.logs(cid)
+            assert time.monotonic() < deadline, engine.logs(cid)
             time.sleep(0.5)
         assert ready["upstreams"]["conf"]["tools"] == 13
         listing = httpx.get(f"{base}/vmcps").json()["vmcps"]
         assert listing[0]["tools"] == 13
-        machine = subprocess.run(
-            [docker.docker_command(), "exec", cid, "python3", "-c",
-             "import platform; print(platform.machine())"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        assert machine.stdout.strip() == "aarch64"
+        code, machine = engine.exec_in(
+            cid, ["python3", "-c", "import platform; print(platform.machine())"]
+        )
+        assert (code, machine.strip()) == (0, "aarch64")
     finally:
-        docker.remove(cid)
+        engine.remove(cid)

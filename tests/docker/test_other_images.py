@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcpb.bundle.digest import sha256_file
-from mcpb.bundler.image import docker
+from mcpb.bundler.image import engine
 from tests.docker.conftest import ARM64, REPO, TIME_TOOLS
 from tests.support.arm64 import require_binfmt
 from tests.support.mcp_calls import TOKYO_NOON, list_and_call
@@ -19,20 +19,50 @@ from tests.support.servers import mcpb_executable
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def test_node_image_runs_server_everything(images, bundles, bundle_server, run_container) -> None:
-    image = images.get("node:20")
+@pytest.mark.parametrize(
+    ("runtime", "size_limit"),
+    # Debian's Node 20 (libnode + ICU data); the official 22/24 binaries are ~120 MB each
+    [("node:20", 200e6), ("node:22", 230e6), ("node:24", 240e6)],
+)
+def test_node_images_run_server_everything(
+    runtime, size_limit, images, bundles, bundle_server, run_container
+) -> None:
+    image = images.get(runtime)
+    assert image.size < size_limit
     bundle = bundles.everything()
-    c = run_container(image.refs[0], bundle_server.url(bundle), sha256_file(bundle))
+    c = run_container(
+        image.refs[0],
+        bundle_server.url(bundle),
+        sha256_file(bundle),
+        read_only=True,
+        tmpfs=("/tmp",),
+    )
     c.wait_ready()
     tools, text = list_and_call(f"{c.base}/mcp", "echo", {"message": "from docker"})
     assert "echo" in tools and len(tools) >= 5
     assert "from docker" in text
-    node = subprocess.run(
-        ["docker", "exec", c.cid, "node", "--version"], capture_output=True, text=True, check=True
-    )
-    assert node.stdout.startswith("v20.")
+    code, version = engine.exec_in(c.cid, ["node", "--version"])
+    assert code == 0 and version.startswith(f"v{runtime.split(':')[1]}.")
     assert c.wait_health("healthy") == "healthy"
-    docker.stop(c.cid)
+    engine.stop(c.cid)
+    assert c.state()["ExitCode"] == 0
+
+
+def test_python_314_image_runs_a_bundle_vendored_for_314(
+    images, bundles, bundle_server, run_container
+) -> None:
+    """python:3.14 comes from Debian forky (testing); the bundle's wheels are cp314."""
+    image = images.get("python:3.14")
+    assert image.size < 100e6
+    bundle = bundles.time("3.14")
+    c = run_container(image.refs[0], bundle_server.url(bundle), sha256_file(bundle))
+    c.wait_ready()
+    tools, text = list_and_call(f"{c.base}/mcp", "convert_time", TOKYO_NOON)
+    assert tools == TIME_TOOLS
+    assert "21:00:00+09:00" in text
+    code, version = engine.exec_in(c.cid, ["python3", "-c", "import sys; print(sys.version)"])
+    assert code == 0 and version.startswith("3.14.")
+    engine.stop(c.cid)
     assert c.state()["ExitCode"] == 0
 
 
@@ -43,15 +73,14 @@ def test_binary_image_runs_the_c_example(images, bundles, bundle_server, run_con
         image.refs[0],
         bundle_server.url(bundle),
         sha256_file(bundle),
-        "--read-only",
-        "--tmpfs",
-        "/tmp",
+        read_only=True,
+        tmpfs=("/tmp",),
     )
     c.wait_ready()
     tools, text = list_and_call(f"{c.base}/mcp", "add", {"a": 2, "b": 40})
     assert tools == ["add"]
     assert "42" in text
-    docker.stop(c.cid)
+    engine.stop(c.cid)
     assert c.state()["ExitCode"] == 0
 
 
@@ -97,7 +126,7 @@ def test_arm64_image_runs_the_arm64_time_bundle_under_qemu(images, bundles, tmp_
     """Through `mcpb test` (its emulated path): the arm64 image, the arm64 bundle, list + call."""
     require_binfmt()
     image = images.get("python:3.13", ARM64)
-    info = docker.inspect_image(image.refs[0])
+    info = engine.inspect_image(image.refs[0])
     assert info is not None and info.architecture == "arm64"
     bundle = bundles.time("3.13", ARM64)
     calls = tmp_path / "tools.json"
@@ -160,7 +189,7 @@ def test_the_users_dockerfile_path_builds_from_a_base_image(
         c.wait_ready()
         tools, _ = list_and_call(f"{c.base}/mcp", "get_current_time", {"timezone": "UTC"})
         assert tools == TIME_TOOLS
-        docker.stop(c.cid)
+        engine.stop(c.cid)
         assert c.state()["ExitCode"] == 0
     finally:
         subprocess.run(["docker", "rm", "-f", "-v", *_containers_of(tag)], capture_output=True)

@@ -12,11 +12,12 @@ import time
 import uuid
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcpb.bundle.digest import sha256_file
-from mcpb.bundler.image import docker
+from mcpb.bundler.image import engine
 from mcpb.bundler.image.build import build_one
 from tests.docker.conftest import ARM64, TIME_TOOLS
 from tests.support.mcp_calls import TOKYO_NOON, list_and_call
@@ -91,7 +92,7 @@ def test_docker_stop_exits_zero_within_the_grace_period_leaving_no_process(
     assert any("mcp_server_time" in p[2] or "server/main.py" in p[2] for p in procs), commands
     assert not [p for p in procs if p[1].startswith("Z")], commands  # no zombie
     started = time.monotonic()
-    docker.stop(c.cid, grace=10)
+    engine.stop(c.cid, grace=10)
     elapsed = time.monotonic() - started
     state = c.state()
     assert state["ExitCode"] == 0, c.logs()
@@ -107,27 +108,27 @@ def test_read_only_root_tmpfs_user_10001_and_a_cache_volume(
     image = images.get("python:3.13")
     bundle = bundles.time("3.13")
     volume = f"mcpb-test-cache-{uuid.uuid4().hex[:8]}"
-    args = ["--read-only", "--tmpfs", "/tmp", "--user", "10001", "-v", f"{volume}:/var/cache/mcpb"]
+    args: dict[str, Any] = {
+        "read_only": True,
+        "tmpfs": ("/tmp",),
+        "user": "10001",
+        "volumes": ((volume, "/var/cache/mcpb", False),),
+    }
     url, sha = bundle_server.url(bundle), sha256_file(bundle)
     made = []
     try:
-        first = run_container(image.refs[0], url, sha, *args)
+        first = run_container(image.refs[0], url, sha, **args)
         made.append(first)
         first.wait_ready()
         _, text = list_and_call(f"{first.base}/mcp", "convert_time", TOKYO_NOON)
         assert "21:00:00+09:00" in text
         assert {p[2].split()[0] for p in _processes(first.cid)} == {"10001"}
-        write = subprocess.run(
-            ["docker", "exec", first.cid, "python3", "-c", "open('/opt/mcpb/x', 'w')"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert write.returncode != 0 and "Read-only file system" in write.stderr
-        docker.stop(first.cid)
+        code, output = engine.exec_in(first.cid, ["python3", "-c", "open('/opt/mcpb/x', 'w')"])
+        assert code != 0 and "Read-only file system" in output
+        engine.stop(first.cid)
         assert first.state()["ExitCode"] == 0
         hits = bundle_server.hits_of(url)
-        second = run_container(image.refs[0], url, sha, *args)
+        second = run_container(image.refs[0], url, sha, **args)
         made.append(second)
         second.wait_ready()
         assert "using cached tree" in second.logs()
@@ -136,8 +137,8 @@ def test_read_only_root_tmpfs_user_10001_and_a_cache_volume(
         assert tools == TIME_TOOLS
     finally:
         for container in made:
-            docker.remove(container.cid)
-        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True, check=False)
+            engine.remove(container.cid)
+        engine.remove_volume(volume)
 
 
 PROBE = """
@@ -158,7 +159,7 @@ print(json.dumps({
 @pytest.mark.parametrize("python", ["3.11", "3.13"])
 def test_image_is_small_locked_down_and_labelled(python, images) -> None:
     result = images.get(f"python:{python}")
-    info = docker.inspect_image(result.refs[0])
+    info = engine.inspect_image(result.refs[0])
     assert info is not None
     assert info.size < 100_000_000, f"{result.refs[0]} is {info.size / 1e6:.1f} MB"
     config = info.config

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mcpb.bundle.errors import BuildError
+from mcpb.bundle.extract import open_bundle
 from mcpb.bundle.platform import parse_platforms
 from mcpb.bundler.builder.binary import parse_binary_options
 from mcpb.bundler.builder.pipeline import BuildOptions, BuildResult, build
@@ -490,4 +491,26 @@ def test_a_node_project_whose_manifest_names_the_entry_point_needs_no_bin_or_mai
     ]
     (project / "manifest.json").unlink()
     with pytest.raises(BuildError, match=r"neither bin nor main, and no manifest\.json names"):
+        _build(project, tmp_path / "out2", platforms=BOTH[:1])
+
+
+def test_node_engines_pick_the_image_runtime_in_the_bundle_and_server_json(
+    tmp_path: Path,
+) -> None:
+    """``engines.node: >=22`` → the bundle runs in mcpb-node:22, and says so where the
+    deployment tooling reads it (our record in the bundle and in server.json)."""
+    project = tmp_path / "node-stdio"
+    shutil.copytree(EXAMPLES / "node-stdio", project)
+    package = json.loads((project / "package.json").read_text())
+    package["engines"] = {"node": ">=22.12"}
+    (project / "package.json").write_text(json.dumps(package))
+    result = _build(project, tmp_path / "out", platforms=BOTH[:1])
+    assert result.runtime == "node:22"
+    with open_bundle(result.bundles[0].path) as bundle:
+        assert bundle.meta is not None and bundle.meta.runtime == "node:22"
+    server_json = json.loads(result.server_json.read_text())
+    assert server_json["_meta"]["io.github.mcpb-toolchain"]["runtime"] == "node:22"
+    package["engines"] = {"node": ">=30"}
+    (project / "package.json").write_text(json.dumps(package))
+    with pytest.raises(BuildError, match=r"engines\.node '>=30' excludes every Node image"):
         _build(project, tmp_path / "out2", platforms=BOTH[:1])

@@ -44,6 +44,8 @@ class Published:
     # a file the call must leave behind (outside the bundle), and text it must hold
     writes: Callable[[Path], Path] | None = None
     written: str = ""
+    # Debian packages the server needs in its base image (``mcpb image build --apt-package``)
+    apt_packages: tuple[str, ...] = ()
 
 
 def _git_repository(data: Path) -> Path:
@@ -88,6 +90,7 @@ CASES = (
         ),
         config=lambda data: {"repository": str(_git_repository(data))},
         check_config=("repository",),
+        apt_packages=("git",),  # GitPython runs the git program
         tool="git_status",
         arguments=lambda data, _u: {"repo_path": str(_git_repository(data))},
         expect="new.txt",

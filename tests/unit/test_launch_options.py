@@ -20,19 +20,15 @@ from mcpb.bundler.builder.launch_options import (
     parse_launch_options,
     parse_user_config_option,
 )
+from tests.support.manifests import minimal_manifest
 
-DERIVED: dict[str, Any] = {
-    "manifest_version": "0.3",
-    "name": "server-filesystem",
-    "version": "1.0.0",
-    "description": "files",
-    "author": {"name": "a"},
-    "server": {
+DERIVED: dict[str, Any] = minimal_manifest(
+    server={
         "type": "node",
         "entry_point": "server/index.js",
         "mcp_config": {"command": "node", "args": ["${__dirname}/server/index.js"]},
-    },
-}
+    }
+)
 
 
 def test_user_config_spec_forms() -> None:

@@ -73,7 +73,8 @@ def plan_spawn(name: str, upstream: UpstreamConfig, cache_dir: Path) -> SpawnPla
         user_config=dict(upstream.user_config),
     )
     try:
-        spec = plan_launch(config, obtain(config), environ=env)
+        bundle = obtain(config)
+        spec = plan_launch(config, bundle, environ=env)
     except McpbError as err:
         raise UpstreamError(f"upstream {name}: {err}") from None
     if spec.transport == HTTP_TRANSPORT:
@@ -81,7 +82,7 @@ def plan_spawn(name: str, upstream: UpstreamConfig, cache_dir: Path) -> SpawnPla
             f"upstream {name}: {spec.name} is an HTTP server bundle; run it in its base image "
             "(docker run … BUNDLE_URL=…) and add it as a url upstream"
         )
-    require_runtime(name, spec.command[0], spec.env)
+    require_runtime(name, spec.command[0], spec.env, bundle.meta.runtime if bundle.meta else None)
     return SpawnPlan(spec.command, spec.env, spec.cwd, tags, categories)
 
 
@@ -100,14 +101,18 @@ def plan_changes(
     return plans
 
 
-def require_runtime(name: str, program: str, env: Mapping[str, str]) -> None:
-    """Refuse a bundle whose interpreter (``node``, ``python3``…) this machine lacks."""
+def require_runtime(
+    name: str, program: str, env: Mapping[str, str], runtime: str | None = None
+) -> None:
+    """Refuse a bundle whose interpreter (``node``, ``python3``…) this machine lacks, naming
+    the base image of the bundle's recorded ``runtime`` (``node:22`` → ``mcpb-node:22``)."""
     if Path(program).is_absolute():
         if os.access(program, os.X_OK):
             return
     elif shutil.which(program, path=env.get("PATH")) is not None:
         return
-    image = _RUNTIME_IMAGES.get(Path(program).name, "its base image")
+    image = f"mcpb-{runtime}" if runtime else None
+    image = image or _RUNTIME_IMAGES.get(Path(program).name, "its base image")
     raise UpstreamError(
         f"upstream {name}: this machine has no {Path(program).name} runtime to run the bundle; "
         f"serve it with {image} and add it as a url upstream"

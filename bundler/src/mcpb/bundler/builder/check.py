@@ -20,6 +20,7 @@ with a note naming the key.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -88,7 +89,7 @@ def skip_reason(platform: Platform, runtime: str) -> str | None:
             f"`mcpb test -p {platform}` checks it in its base image)"
         )
     if _interpreter(runtime) is None:
-        wanted = runtime.replace("python:", "python") if runtime.startswith("python:") else "node"
+        wanted = runtime.replace(":", "") if runtime.startswith("python:") else runtime
         return f"{platform}: not checked ({wanted} is not installed here)"
     return None
 
@@ -163,8 +164,19 @@ def _interpreter(runtime: str) -> str | None:
             found = sys.executable
         return found
     if runtime.startswith("node"):
-        return shutil.which("node")
+        node = shutil.which("node")
+        wanted = runtime.partition(":")[2]
+        if node is None or (wanted.isdigit() and _node_major(node) < int(wanted)):
+            return None  # an older Node than the bundle's image has would be no proof
+        return node
     return sys.executable  # a binary bundle needs nothing but itself
+
+
+@functools.cache
+def _node_major(node: str) -> int:
+    proc = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    digits = proc.stdout.strip().lstrip("v").split(".")[0]
+    return int(digits) if digits.isdigit() else 0
 
 
 def _environment(

@@ -52,9 +52,9 @@ from mcpb.bundler.builder.source import Source, SourceKind
 from mcpb.bundler.builder.stage import entry_head, tree_entries, without
 from mcpb.bundler.collect import collect_files
 from mcpb.bundler.naming import bundle_file_name
+from mcpb.bundler.runtimes import choose_node_runtime
 
 Progress = Callable[[str], None]
-NODE_RUNTIME = "node:20"
 SHA256SUMS = "SHA256SUMS"
 SERVER_JSON = "server.json"
 PENDING_PREFIX = ".mcpb-build-"  # bundles wait here, inside the output directory
@@ -144,6 +144,7 @@ class _Staged:
     marker: str | None = None
     notes: list[str] = field(default_factory=list)
     dependencies: dict[str, str] = field(default_factory=dict)
+    runtime: str | None = None  # when the package decides it (a Node engines range)
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -207,7 +208,7 @@ class _Builder:
             self.python = self._choose_python()
             self.runtime = f"python:{self.python}"
         elif self.runtime == "node":
-            self.runtime = NODE_RUNTIME
+            self.runtime = choose_node_runtime(None)  # package.json's engines may raise it
 
     def _choose_python(self) -> str:
         if self.options.python:
@@ -238,6 +239,7 @@ class _Builder:
                         f"{platform}: {key} {other.manifest.get(key)!r} differs from "
                         f"{platforms[0]}'s {first.manifest.get(key)!r}; pin the version"
                     )
+        self.runtime = first.runtime or self.runtime
         notes: list[str] = []
         for staged in staged_all:
             notes.extend(n for n in staged.notes if n not in notes)
@@ -268,7 +270,7 @@ class _Builder:
             entries,
             pending / name,
             platform=str(platform),
-            runtime=self.runtime,
+            runtime=staged.runtime or self.runtime,
             python=self.python,
             epoch=self.options.epoch,
             dependencies=staged.dependencies,
@@ -415,7 +417,14 @@ class _Builder:
         entry_path = f"server/node_modules/{package}/{pkg.entry}"
         manifest = derive.node_manifest(pkg, entry_path)
         entries = tree_entries(server / "node_modules", "server/node_modules/")
-        return _Staged(manifest, entries, PruneReport(), pkg.registry_name, dependencies=versions)
+        return _Staged(
+            manifest,
+            entries,
+            PruneReport(),
+            pkg.registry_name,
+            dependencies=versions,
+            runtime=choose_node_runtime(pkg.engines_node),
+        )
 
     def _stage_node_project(self, stage: Path, platform: Platform) -> _Staged:
         root = self._root()
@@ -444,7 +453,15 @@ class _Builder:
         )
         if (stage / "node_modules").is_dir():
             entries += tree_entries(stage / "node_modules", "node_modules/")
-        return _Staged(manifest, entries, PruneReport(), pkg.registry_name, notes, versions)
+        return _Staged(
+            manifest,
+            entries,
+            PruneReport(),
+            pkg.registry_name,
+            notes,
+            versions,
+            choose_node_runtime(pkg.engines_node),
+        )
 
     # -- Binary ------------------------------------------------------------------------------
 

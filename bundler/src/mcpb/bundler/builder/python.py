@@ -21,13 +21,14 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from mcpb.bundle.errors import BuildError, UsageError
 from mcpb.bundle.platform import Platform
+from mcpb.bundler.runtimes import PYTHON_SUITES
 
 # glibc baseline of the wheels we accept: manylinux_2_28 covers Debian 10+ / RHEL 8+ and every
 # base image we ship (bookworm 2.36, trixie 2.41) while still admitting manylinux2014 wheels.
 MANYLINUX = "manylinux_2_28"
 
-# Runtimes our base images provide (mcpb-python:3.11 on bookworm, mcpb-python:3.13 on trixie).
-BASE_IMAGE_PYTHONS = ("3.11", "3.13")
+# Runtimes our base images provide (mcpb-python:3.11, 3.13, 3.14).
+BASE_IMAGE_PYTHONS = tuple(PYTHON_SUITES)
 
 _NO_WHEEL = re.compile(
     r"Because (?:only )?(?P<req>[A-Za-z0-9][A-Za-z0-9._-]*(?:[=<>!~]=?[^\s,]+)?) "

@@ -15,7 +15,13 @@ from mcpb.bundler.image.build import BuildSettings, ImageResult, build_one, dock
 from mcpb.bundler.image.cache import default_cache_dir
 from mcpb.bundler.image.labels import provenance
 from mcpb.bundler.image.site import install_loader, workspace_root
-from mcpb.bundler.image.spec import DEFAULT_RUNTIMES, ImageSpec, normalize_prefix, parse_runtime
+from mcpb.bundler.image.spec import (
+    DEFAULT_RUNTIMES,
+    ImageSpec,
+    normalize_prefix,
+    parse_extra_packages,
+    parse_runtime,
+)
 
 DEFAULT_PLATFORMS = "linux/amd64,linux/arm64"
 
@@ -34,8 +40,8 @@ def image() -> None:
     multiple=True,
     metavar="RUNTIME",
     help=(
-        "python:3.11, python:3.13, node:20, binary, aggregator (also supergateway-python:3.x "
-        "and the mcpb-* names); repeatable. Default: all five."
+        f"{', '.join(DEFAULT_RUNTIMES)} (also supergateway-python:3.x and the mcpb-* names); "
+        "repeatable. Default: all of them."
     ),
 )
 @click.option(
@@ -53,6 +59,14 @@ def image() -> None:
     help="Root filesystem cache (default: $MCPB_IMAGE_CACHE or ~/.cache/mcpb/images).",
 )
 @click.option("--rebuild", is_flag=True, help="Build even when an image of the same inputs exists.")
+@click.option(
+    "--apt-package",
+    "apt_packages",
+    multiple=True,
+    metavar="NAME",
+    help="A Debian package the servers need (git for mcp-server-git); repeatable. "
+    "The tag names it: mcpb-python:3.11-git.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 def build(
     runtimes: tuple[str, ...],
@@ -60,11 +74,13 @@ def build(
     prefix: str,
     cache_dir: Path | None,
     rebuild: bool,
+    apt_packages: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Build base images for each runtime and platform; tags are RUNTIME-ARCH (and RUNTIME for
     this machine's platform)."""
     parsed = [parse_runtime(r) for r in (runtimes or DEFAULT_RUNTIMES)]
+    extra = parse_extra_packages(apt_packages)
     targets = parse_platforms(platforms)
     clean_prefix = normalize_prefix(prefix)
     workspace = workspace_root()
@@ -77,7 +93,8 @@ def build(
     results: list[ImageResult] = []
     for runtime in dict.fromkeys(parsed):
         for platform in targets:
-            result = build_one(ImageSpec(runtime, platform, clean_prefix), settings)
+            spec = ImageSpec(runtime, platform, clean_prefix, extra)
+            result = build_one(spec, settings)
             results.append(result)
             if not as_json:
                 _print(result)

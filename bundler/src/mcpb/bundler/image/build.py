@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import Platform, host_platform
-from mcpb.bundler.image import docker
+from mcpb.bundler.image import engine
 from mcpb.bundler.image.bytecode import compile_tree, interpreter
 from mcpb.bundler.image.cache import RootfsCache
 from mcpb.bundler.image.labels import KEY_LABEL, OURS, Provenance, image_labels, rfc3339
@@ -99,22 +99,24 @@ def build_one(
             settings.workspace,
             aggregator=runtime.kind == "aggregator",
         )
-        inputs = inputs_for(runtime, platform)
+        inputs = inputs_for(runtime, platform, spec.extra_packages)
         key = _digest(inputs.key, site_key, dockerfile.read_bytes().hex(), str(spec.platform))
-        existing = docker.inspect_image(spec.platform_ref)
+        existing = engine.inspect_image(spec.platform_ref)
         if (
             existing is not None
             and _matches(existing, KEY_LABEL, key, platform)
             and not settings.rebuild
         ):
             for ref in refs:
-                docker.tag_image(existing.id, ref)
+                engine.tag_image(existing.id, ref)
             return ImageResult(
                 spec, refs, existing.id, existing.size, key, True, True, time.monotonic() - started
             )
         epoch = settings.provenance.epoch
         cache = RootfsCache(settings.cache_dir)
-        native_inputs = inputs if platform == host else inputs_for(runtime, host)
+        native_inputs = (
+            inputs if platform == host else inputs_for(runtime, host, spec.extra_packages)
+        )
         native_tar, cached = cache.get(
             native_inputs.key, lambda path: build_rootfs(native_inputs, runtime, path, epoch)
         )
@@ -128,17 +130,17 @@ def build_one(
             )
         argv = interpreter(native_root, runtime.python, host.arch)
         compile_tree(argv, context / SITE, f"/{SITE}", hashed=False)
-        base = docker.inspect_image(spec.rootfs_ref)
+        base = engine.inspect_image(spec.rootfs_ref)
         if not _matches(base, ROOTFS_KEY_LABEL, inputs.key, platform):
             created = rfc3339(settings.provenance.epoch)
             labels = {ROOTFS_KEY_LABEL: inputs.key}
-            docker.load_rootfs(tarball, spec.rootfs_ref, platform, labels, created)
+            engine.load_rootfs(tarball, spec.rootfs_ref, platform, labels, created)
             if base is not None:
-                docker.discard_image(base.id)
+                engine.discard_image(base.id)
         build_args = {"BASE": spec.rootfs_ref}
-        if runtime.kind == "node":
-            build_args["NODE_IMAGE"] = spec.rootfs_ref
-        docker.build_image(
+        if runtime.kind == "node":  # the root holds node already: no second copy
+            build_args.update(NODE_IMAGE=spec.rootfs_ref, NODE_FROM="base")
+        engine.build_image(
             context,
             dockerfile,
             refs,
@@ -146,11 +148,11 @@ def build_one(
             build_args=build_args,
             labels=image_labels(spec, settings.provenance, key),
         )
-        info = docker.inspect_image(spec.platform_ref)
+        info = engine.inspect_image(spec.platform_ref)
         if info is None:
             raise BuildError(f"{spec.platform_ref}: built but not found in the engine")
         if existing is not None and existing.id != info.id:
-            docker.discard_image(existing.id)
+            engine.discard_image(existing.id)
         return ImageResult(
             spec, refs, info.id, info.size, key, False, cached, time.monotonic() - started
         )
@@ -158,7 +160,7 @@ def build_one(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _matches(info: docker.ImageInfo | None, label: str, key: str, platform: Platform) -> bool:
+def _matches(info: engine.ImageInfo | None, label: str, key: str, platform: Platform) -> bool:
     """An existing image made from the same inputs, for the same architecture."""
     return (
         info is not None

@@ -94,7 +94,9 @@ def rfc3339(epoch: int) -> str:
 def image_labels(spec: ImageSpec, prov: Provenance, key: str) -> dict[str, str]:
     """The labels of one built image."""
     runtime = spec.runtime
+    extra = {f"{OURS}.apt-packages": " ".join(spec.extra_packages)} if spec.extra_packages else {}
     return {
+        **extra,
         f"{OCI}.title": spec.runtime.image_name,
         f"{OCI}.description": (
             f"MCP Bundle loader image for {runtime} on Debian {runtime.suite} ({spec.platform}): "

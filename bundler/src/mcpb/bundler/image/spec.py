@@ -5,10 +5,8 @@ Users and the NimbleTools server.json tooling name runtimes in several spellings
 :func:`parse_runtime` maps all of them onto the four images we build, so the rest of the
 pipeline works with one typed :class:`ImageSpec`.
 
-Which Debian release carries which runtime is a fact of the archive, recorded here once:
-bookworm ships CPython 3.11 (and Node 18), trixie ships CPython 3.13 and Node 20. The node and
-binary images take trixie's Python 3.13 for the loader; so does the aggregator image, whose
-Python runs the aggregator itself (and the Python bundles it runs as stdio upstreams).
+Which runtime comes from where is recorded once, in :mod:`mcpb.bundler.runtimes` (shared with
+``mcpb build``, which must only pick runtimes an image exists for).
 """
 
 from __future__ import annotations
@@ -18,20 +16,17 @@ from dataclasses import dataclass
 
 from mcpb.bundle.errors import UsageError
 from mcpb.bundle.platform import Platform
+from mcpb.bundler.runtimes import NODE_FROM_NPM, NODE_SUITES, PYTHON_SUITES, SIDECAR_PYTHON
 
 #: Image flavours we build, by runtime kind.
 KINDS = ("python", "node", "binary", "aggregator")
 
-#: Python minor version → the Debian suite that ships it as python3.
-PYTHON_SUITES = {"3.11": "bookworm", "3.13": "trixie"}
-
-#: Node major version → the Debian suite whose ``nodejs`` package has that major version.
-NODE_SUITES = {"20": "trixie"}
-
-#: The Python the loader runs on in the node and binary images (trixie's).
-SIDECAR_PYTHON = "3.13"
-
-DEFAULT_RUNTIMES = ("python:3.11", "python:3.13", "node:20", "binary", "aggregator")
+DEFAULT_RUNTIMES = (
+    *(f"python:{v}" for v in PYTHON_SUITES),
+    *(f"node:{v}" for v in NODE_SUITES),
+    "binary",
+    "aggregator",
+)
 
 _RUNTIME_RE = re.compile(
     r"^(?:(?P<supergateway>supergateway-)|(?P<ours>mcpb-))?"
@@ -67,6 +62,11 @@ class Runtime:
         if self.kind == "node":
             return NODE_SUITES[self.version or ""]
         return PYTHON_SUITES[SIDECAR_PYTHON]
+
+    @property
+    def node_from_npm(self) -> bool:
+        """Node is the official binary (npm ``node-linux-<cpu>``), not Debian's ``nodejs``."""
+        return self.kind == "node" and self.version in NODE_FROM_NPM
 
     @property
     def python(self) -> str:
@@ -110,6 +110,17 @@ def _minor(version: str | None) -> str:
     return ".".join(parts[:2])
 
 
+_DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9.-]{1,62}")
+
+
+def parse_extra_packages(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``--apt-package`` values: Debian package names, sorted and unique (they name the tag)."""
+    for name in names:
+        if not _DEBIAN_PACKAGE.fullmatch(name):
+            raise UsageError(f"--apt-package {name!r}: not a Debian package name")
+    return tuple(sorted(set(names)))
+
+
 def normalize_prefix(prefix: str) -> str:
     """A registry prefix such as ``ghcr.io/acme/`` (a missing trailing slash is added)."""
     text = prefix.strip()
@@ -131,6 +142,13 @@ class ImageSpec:
     runtime: Runtime
     platform: Platform
     prefix: str = ""
+    #: extra Debian packages (``git`` for mcp-server-git): named in the tag, ``3.11-git``
+    extra_packages: tuple[str, ...] = ()
+
+    @property
+    def tag(self) -> str:
+        """The runtime's tag, with the extra packages: ``3.11``, ``3.11-git``."""
+        return "-".join((self.runtime.tag, *self.extra_packages))
 
     @property
     def repository(self) -> str:
@@ -140,17 +158,18 @@ class ImageSpec:
     @property
     def platform_ref(self) -> str:
         """``[prefix]mcpb-python:3.13-amd64``."""
-        return f"{self.repository}:{self.runtime.tag}-{self.platform.arch}"
+        return f"{self.repository}:{self.tag}-{self.platform.arch}"
 
     @property
     def plain_ref(self) -> str:
         """``[prefix]mcpb-python:3.13``: the tag given to the host platform's image."""
-        return f"{self.repository}:{self.runtime.tag}"
+        return f"{self.repository}:{self.tag}"
 
     @property
     def rootfs_ref(self) -> str:
         """The local name of the imported, unfinished root filesystem."""
-        return f"mcpb-rootfs:{self.runtime.kind}-{self.runtime.suite}-{self.platform.arch}"
+        extras = "".join(f"-{p}" for p in self.extra_packages)
+        return f"mcpb-rootfs:{self.runtime.kind}-{self.runtime.suite}{extras}-{self.platform.arch}"
 
     def refs(self, host: Platform) -> list[str]:
         """Every tag this image gets on a machine of platform ``host``."""
