@@ -48,8 +48,13 @@ def compose_ports(
             "everything": {"url": f"http://127.0.0.1:{ports['everything']}/mcp"},
         },
         "vmcps": {
-            "all": {"select": [{"tools": ["time/*", "everything/echo"]}]},
-            "clock": {"select": [{"tags": ["clock"]}], "namespace": "none"},
+            # the image listens on 0.0.0.0: serving without authentication is said explicitly
+            "all": {"select": [{"tools": ["time/*", "everything/echo"]}], "auth": {"none": True}},
+            "clock": {
+                "select": [{"tags": ["clock"]}],
+                "namespace": "none",
+                "auth": {"none": True},
+            },
         },
     }
     directory = tmp_path_factory.mktemp("compose")
@@ -143,10 +148,17 @@ def test_one_vmcp_serves_tools_of_both_bundle_containers(aggregator_url: str) ->
 def test_the_admin_api_works_in_the_container(aggregator_url: str) -> None:
     auth = {"authorization": f"Bearer {TOKEN}"}
     assert httpx.get(f"{aggregator_url}/admin/vmcps").status_code == 401
-    made = httpx.put(
+    refused = httpx.put(
         f"{aggregator_url}/admin/vmcps/echo",
         headers=auth,
         json={"select": [{"tools": ["everything/echo"]}]},
+    )
+    assert refused.status_code == 422
+    assert "vmcps.echo: no auth while listening on 0.0.0.0" in refused.json()["error"]
+    made = httpx.put(
+        f"{aggregator_url}/admin/vmcps/echo",
+        headers=auth,
+        json={"select": [{"tools": ["everything/echo"]}], "auth": {"none": True}},
     )
     assert made.status_code == 201
     assert made.json()["tools"] == 1
@@ -174,7 +186,7 @@ def test_the_arm64_image_runs_a_stdio_upstream_under_qemu(images: Images, tmp_pa
     config = tmp_path / "aggregator.yaml"
     config.write_text(
         "upstreams:\n  conf:\n    stdio: python3 -I /srv/conformance_server.py\n"
-        "vmcps:\n  conf: {namespace: none}\n"
+        "vmcps:\n  conf: {namespace: none, auth: {none: true}}\n"
     )
     config.chmod(0o644)
     port = free_port()

@@ -24,7 +24,7 @@ from mcpb.aggregator.config import AggregatorConfig
 from mcpb.aggregator.config_file import validate
 from mcpb.aggregator.errors import ConfigError, UpstreamError
 from mcpb.aggregator.gateway import Gateway
-from mcpb.aggregator.sources import plan_changes
+from mcpb.aggregator.sources import SpawnPlan, plan_changes
 from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, read_json_body, respond
 from mcpb.mcphttp.errors import HTTPError
@@ -138,7 +138,7 @@ class AdminApi:
                 )
             except (UpstreamError, ConfigError) as err:
                 raise _error(422, str(err)) from None
-            await self.gateway.apply(new, plans)
+            await self._apply(new, plans)
         log.info("admin: %s %s/%s", "created" if created else "replaced", section, name)
         return created
 
@@ -157,8 +157,14 @@ class AdminApi:
                 if users:
                     raise _error(409, f"upstream {name!r} is named by vMCP(s) {', '.join(users)}")
             new = self._validated(data, f"{section}.{name}")
-            await self.gateway.apply(new, {})
+            await self._apply(new, {})
         log.info("admin: deleted %s/%s", section, name)
+
+    async def _apply(self, new: AggregatorConfig, plans: dict[str, SpawnPlan]) -> None:
+        try:
+            await self.gateway.apply(new, plans)
+        except ConfigError as err:  # refused before anything changed (authentication)
+            raise _error(422, str(err)) from None
 
     def _validated(self, data: dict[str, Any], where: str) -> AggregatorConfig:
         try:

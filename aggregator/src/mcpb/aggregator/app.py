@@ -4,9 +4,11 @@
 prefix (so its streamable endpoint is ``/vmcp/{name}/mcp`` and its legacy pair
 ``/vmcp/{name}/sse`` + ``/vmcp/{name}/message``); the vMCP is looked up per request, so one
 created or deleted through the admin API is served, or answers 404, from that moment on.
-Also here: ``GET /vmcps`` (discovery), ``/health``, ``/ready`` (per-upstream states) and the
-admin API. Host and Origin are checked as for the MCP endpoints before anything but the
-health endpoints answers; every refusal is rendered here, once.
+Also here: ``GET /vmcps`` (discovery), ``/health``, ``/ready`` (per-upstream states), each
+vMCP's RFC 9728 metadata under ``/.well-known/oauth-protected-resource/vmcp/{name}/mcp`` and the
+admin API. A vMCP's clients are authenticated here, before its app sees the request
+(:mod:`mcpb.aggregator.authn`). Host and Origin are checked as for the MCP endpoints before
+anything but the health endpoints answers; every refusal is rendered here, once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import orjson
 
 from mcpb.aggregator.admin import AdminApi
-from mcpb.aggregator.gateway import Gateway
+from mcpb.aggregator.authn import WELL_KNOWN, request_base
+from mcpb.aggregator.gateway import Gateway, Vmcp
 from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond
 from mcpb.mcphttp.errors import DisconnectedError, HTTPError
 from mcpb.mcphttp.guard import RequestGuard
@@ -44,18 +47,19 @@ class AggregatorApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
-        if path.startswith(_PREFIX):
-            name, slash, _ = path[len(_PREFIX) :].partition("/")
-            vmcp = self.gateway.vmcps.get(name) if slash else None
-            if vmcp is not None:
-                mounted = {**scope, "root_path": scope.get("root_path", "") + _PREFIX + name}
-                await vmcp.app(mounted, receive, send)
-                return
         try:
+            if path.startswith(_PREFIX):
+                name, slash, _ = path[len(_PREFIX) :].partition("/")
+                vmcp = self.gateway.vmcps.get(name) if slash else None
+                if vmcp is not None:
+                    await self._serve_vmcp(vmcp, name, scope, receive, send)
+                    return
             if path == "/health":
                 await self._health(scope, receive, send)
             elif path == "/ready":
                 await self._ready(scope, receive, send)
+            elif path.startswith(WELL_KNOWN + _PREFIX):
+                await self._resource_metadata(path[len(WELL_KNOWN) :], scope, send)
             else:
                 self._guard.check(scope["headers"])
                 if path == "/vmcps":
@@ -69,6 +73,36 @@ class AggregatorApp:
             await respond(send, err.status, body, content_type, err.headers)
         except DisconnectedError:
             return
+
+    async def _serve_vmcp(
+        self, vmcp: Vmcp, name: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Authenticate (after the Host/Origin check), then hand over to the vMCP's app; the
+        caller's identity travels in the scope's ``state``."""
+        if scope["method"] != "OPTIONS":  # CORS preflights carry no credentials
+            self._guard.check(scope["headers"])
+            identity = await vmcp.auth.identify(scope)
+        else:
+            identity = None
+        state = {**scope.get("state", {}), "identity": identity}
+        mounted = {
+            **scope,
+            "root_path": scope.get("root_path", "") + _PREFIX + name,
+            "state": state,
+        }
+        await vmcp.app(mounted, receive, send)
+
+    async def _resource_metadata(self, resource_path: str, scope: Scope, send: Send) -> None:
+        """RFC 9728 metadata of ``/vmcp/NAME/mcp``, for vMCPs that take JWTs; no credentials."""
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPError(405, "method not allowed", plain=True, headers=[(b"allow", b"GET")])
+        name, _, rest = resource_path[len(_PREFIX) :].partition("/")
+        vmcp = self.gateway.vmcps.get(name)
+        base = request_base(scope, self.gateway.config.public_url)
+        document = vmcp.auth.metadata(base) if vmcp is not None and rest == "mcp" else None
+        if document is None:
+            raise HTTPError(404, "no protected-resource metadata here", plain=True)
+        await respond(send, 200, orjson.dumps(document), JSON)
 
     async def _discovery(self, scope: Scope, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):

@@ -185,15 +185,105 @@ class VmcpConfig(_Model):
         description="union of selectors (default: everything)",
     )
     exclude: list[str] = Field(default_factory=list, description="globs over UPSTREAM/NAME")
+    auth: AuthConfig | None = Field(
+        default=None, description="client authentication (absent: none, loopback only)"
+    )
+    allow: list[str] | None = Field(
+        default=None,
+        description="identities allowed: client names and sub:SUBJECT (absent: any authenticated)",
+    )
     namespace: Literal["prefix", "none", "conditional"] = "prefix"
     conflicts: Literal["error", "first", "highest-version"] = Field(
         default="error", description="what serves a name offered by several upstreams"
     )
 
 
-class AdminConfig(_Model):
-    """The admin API: off unless a token is configured (here or MCPB_AGGREGATOR_ADMIN_TOKEN)."""
+class ClientConfig(_Model):
+    """An identity that authenticates with an API key (``Authorization: Bearer KEY``); the key
+    itself is never in the file: its SHA-256, or where to read it."""
 
+    key_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="hex SHA-256 of the key's UTF-8 bytes",
+    )
+    key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="variable holding the key"
+    )
+    key_file: str | None = Field(default=None, description="file holding the key")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ClientConfig:
+        given = [k for k in ("key_sha256", "key_env", "key_file") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of key_sha256, key_env, key_file")
+        return self
+
+
+JwtAlgorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
+
+
+class JwtConfig(_Model):
+    """Bearer JWTs: signature, issuer, audience (RFC 8707: the vMCP's URL), time, scopes."""
+
+    jwks: str | None = Field(
+        default=None, description="JWKS location: https://, http:// or file:// URL, or a path"
+    )
+    secret_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="variable holding an HS256 shared secret",
+    )
+    issuer: str = Field(description="the required iss claim")
+    audience: str | None = Field(
+        default=None, description="the required aud (default: the vMCP's own URL)"
+    )
+    scopes: list[str] = Field(default_factory=list, description="scopes every token must carry")
+    algorithms: list[JwtAlgorithm] | None = Field(
+        default=None,
+        description="accepted algorithms (default: RS256, ES256, EdDSA; HS256 with secret_env)",
+    )
+    authorization_servers: list[str] | None = Field(
+        default=None, description="for the protected-resource metadata (default: [issuer])"
+    )
+    leeway: float = Field(default=30.0, ge=0, le=300, description="seconds of clock skew")
+
+    @model_validator(mode="after")
+    def _keys(self) -> JwtConfig:
+        if not self.jwks and not self.secret_env:
+            raise ValueError("give jwks (public keys) or secret_env (an HS256 secret)")
+        if self.algorithms and "HS256" in self.algorithms and not self.secret_env:
+            raise ValueError("HS256 needs secret_env")
+        return self
+
+
+class AuthConfig(_Model):
+    """How a vMCP's clients authenticate: JWTs, API keys, or explicitly nothing."""
+
+    jwt: JwtConfig | None = None
+    keys: list[Name] = Field(default_factory=list, description="clients whose API keys count")
+    none: bool = Field(
+        default=False,
+        description="serve without authentication even when not bound to loopback",
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AuthConfig:
+        if self.none and (self.jwt or self.keys):
+            raise ValueError("none: true excludes jwt and keys")
+        if not self.none and not self.jwt and not self.keys:
+            raise ValueError("give jwt, keys, or none: true")
+        return self
+
+
+class AdminConfig(_Model):
+    """The admin API: off unless a token is configured (the variable or the file)."""
+
+    token_env: str = Field(
+        default="MCPB_AGGREGATOR_ADMIN_TOKEN",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="variable holding the admin bearer token",
+    )
     token_file: str | None = Field(
         default=None, description="a file holding the admin bearer token"
     )
@@ -219,9 +309,22 @@ class AggregatorConfig(_Model):
     page_size: int = Field(default=500, ge=1, le=100_000, description="items per list page")
     watch: bool = Field(default=False, description="reload the file when it changes")
     admin: AdminConfig = Field(default_factory=AdminConfig)
+    clients: dict[Name, ClientConfig] = Field(
+        default_factory=dict, description="identities that authenticate with API keys"
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="the external base URL (resource, audience, metadata); default: the "
+        "scheme and Host of each request",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> AggregatorConfig:
+        for vname, vmcp in self.vmcps.items():
+            for key in vmcp.auth.keys if vmcp.auth else []:
+                if key not in self.clients:
+                    raise ValueError(f"vmcps.{vname}.auth.keys names {key!r}, not a client")
         prefixes: dict[str, str] = {}
         for name in self.upstreams:
             prefix = self.prefix_of(name)

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcpb.aggregator.authn import Authenticator, require_auth_off_loopback
 from mcpb.aggregator.config import AggregatorConfig, VmcpConfig
+from mcpb.aggregator.credentials import client_keys
 from mcpb.aggregator.selection import may_select
 from mcpb.aggregator.sources import SpawnPlan, with_labels
 from mcpb.aggregator.upstream import Upstream, UpstreamSettings
@@ -36,6 +38,7 @@ class Vmcp:
     config: VmcpConfig
     backend: VmcpBackend
     app: McpHttpApp
+    auth: Authenticator
 
     @property
     def endpoint(self) -> str:
@@ -77,6 +80,7 @@ class Gateway:
         ``plans`` holds the launch plans of the spawned upstreams that are new or changed
         (:func:`~mcpb.aggregator.sources.plan_changes`); the others keep running.
         """
+        auths = self.authenticators(config)  # may refuse: before anything changes
         old = self.config
         self.config = config
         changed: set[str] = set()
@@ -108,8 +112,10 @@ class Gateway:
         for name, vmcp_config in config.vmcps.items():
             current = self.vmcps.get(name)
             if current is None:
-                await self._add_vmcp(name, vmcp_config)
-            elif current.config != vmcp_config:
+                await self._add_vmcp(name, vmcp_config, auths[name])
+                continue
+            current.auth = auths[name]
+            if current.config != vmcp_config:
                 # Same endpoint, same sessions: they see the new selection (list_changed).
                 current.config = vmcp_config
                 current.backend.title = vmcp_config.title
@@ -117,13 +123,23 @@ class Gateway:
             elif refresh_all:
                 self._refresh(current)
 
-    async def _add_vmcp(self, name: str, config: VmcpConfig) -> None:
+    def authenticators(self, config: AggregatorConfig) -> dict[str, Authenticator]:
+        """Each vMCP's authentication, from ``config`` and the keys it names; refuses a vMCP
+        without authentication off loopback and an unreadable key or secret."""
+        require_auth_off_loopback(config, self.http.host)
+        keys = client_keys(config)
+        return {
+            name: Authenticator(name, vmcp, keys, config.public_url)
+            for name, vmcp in config.vmcps.items()
+        }
+
+    async def _add_vmcp(self, name: str, config: VmcpConfig, auth: Authenticator) -> None:
         backend = VmcpBackend(name, config.title, self.upstreams, page_size=self.config.page_size)
         backend.view = build_view(config, self.config.separator, self.upstreams)
         sessions = SessionTable(self.http, lambda _label: backend, shared=True)
         app = McpHttpApp(self.http, sessions)
         await app.startup()
-        self.vmcps[name] = Vmcp(name, config, backend, app)
+        self.vmcps[name] = Vmcp(name, config, backend, app, auth)
         log.info(
             "vMCP %s serves %d tools at /vmcp/%s/mcp", name, backend.view.count("tools/list"), name
         )

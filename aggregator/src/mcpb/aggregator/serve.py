@@ -22,6 +22,7 @@ from mcpb.aggregator.admin import AdminApi
 from mcpb.aggregator.app import AggregatorApp
 from mcpb.aggregator.config import AggregatorConfig
 from mcpb.aggregator.config_file import load_config_file
+from mcpb.aggregator.credentials import admin_token, check_admin_distinct, client_keys
 from mcpb.aggregator.errors import ConfigError
 from mcpb.aggregator.gateway import Gateway
 from mcpb.aggregator.sources import SpawnPlan, plan_changes
@@ -35,7 +36,6 @@ from mcpb.mcphttp.settings import HttpSettings
 
 log = logging.getLogger("mcpb.aggregator")
 
-ADMIN_TOKEN_VARIABLE = "MCPB_AGGREGATOR_ADMIN_TOKEN"  # noqa: S105 - a variable name
 CONFIG_VARIABLE = "MCPB_AGGREGATOR_CONFIG"
 _WATCH_INTERVAL = 1.0
 
@@ -62,22 +62,6 @@ def http_settings(options: AggregatorOptions, config: AggregatorConfig) -> HttpS
     )
 
 
-def admin_token(options: AggregatorOptions, config: AggregatorConfig) -> str | None:
-    """The admin token: the environment's, else the configured file's (None: admin API off)."""
-    if options.admin_token:
-        return options.admin_token
-    if config.admin.token_file:
-        path = Path(config.admin.token_file)
-        try:
-            token = path.read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"admin.token_file: cannot read {path}: {err}") from None
-        if not token:
-            raise ConfigError(f"admin.token_file: {path} is empty")
-        return token
-    return None
-
-
 def prepare(options: AggregatorOptions) -> tuple[AggregatorConfig, dict[str, SpawnPlan]]:
     """The validated configuration and the launch plans of its spawned upstreams."""
     config = load_config_file(options.config_path)
@@ -92,7 +76,8 @@ async def serve_aggregator(
     listening: Callable[[str, int], None] | None = None,
 ) -> None:
     """Serve until cancelled; everything started is stopped before this returns."""
-    token = admin_token(options, config)
+    token = admin_token(config, options.admin_token)
+    check_admin_distinct(token, client_keys(config))
     gateway = Gateway(
         config,
         http_settings(options, config),
@@ -212,7 +197,6 @@ def options_from_env(env: Mapping[str, str]) -> AggregatorOptions:
         host=parse_host("HOST", env["HOST"]) if env.get("HOST") else IMAGE_HOST,
         port=parse_port("PORT", env["PORT"]) if env.get("PORT") else 8000,
         cache_dir=default_cache_dir(env),
-        admin_token=env.get(ADMIN_TOKEN_VARIABLE) or None,
     )
 
 

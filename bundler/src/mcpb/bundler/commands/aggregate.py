@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from mcpb.aggregator import AggregatorOptions, run_aggregator
-from mcpb.aggregator.serve import ADMIN_TOKEN_VARIABLE, configure_logging
+from mcpb.aggregator.serve import configure_logging
 from mcpb.loader.config import default_cache_dir
 
 
@@ -47,7 +47,6 @@ def aggregate(config_path: Path, host: str, port: int) -> None:
         host=host,
         port=port,
         cache_dir=default_cache_dir(os.environ),
-        admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
     )
 
     def listening(bound_host: str, bound_port: int) -> None:
