@@ -14,11 +14,12 @@ anything but the health endpoints answers; every refusal is rendered here, once.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
 from mcpb.aggregator.admin import AdminApi
-from mcpb.aggregator.authn import WELL_KNOWN, request_base
+from mcpb.aggregator.authn import WELL_KNOWN, current_identity, identity_name, request_base
 from mcpb.aggregator.gateway import Gateway, Vmcp
 from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond
 from mcpb.mcphttp.errors import DisconnectedError, HTTPError
@@ -82,6 +83,7 @@ class AggregatorApp:
         if scope["method"] != "OPTIONS":  # CORS preflights carry no credentials
             self._guard.check(scope["headers"])
             identity = await vmcp.auth.identify(scope)
+            _require_owner(vmcp, scope, identity_name(identity))
         else:
             identity = None
         state = {**scope.get("state", {}), "identity": identity}
@@ -90,7 +92,11 @@ class AggregatorApp:
             "root_path": scope.get("root_path", "") + _PREFIX + name,
             "state": state,
         }
-        await vmcp.app(mounted, receive, send)
+        token = current_identity.set(identity)
+        try:
+            await vmcp.app(mounted, receive, send)
+        finally:
+            current_identity.reset(token)
 
     async def _resource_metadata(self, resource_path: str, scope: Scope, send: Send) -> None:
         """RFC 9728 metadata of ``/vmcp/NAME/mcp``, for vMCPs that take JWTs; no credentials."""
@@ -109,3 +115,17 @@ class AggregatorApp:
             raise HTTPError(405, "method not allowed", plain=True, headers=[(b"allow", b"GET")])
         listing: dict[str, Any] = {"vmcps": [v.summary() for v in self.gateway.vmcps.values()]}
         await respond(send, 200, orjson.dumps(listing), JSON)
+
+
+def _require_owner(vmcp: Vmcp, scope: Scope, caller: str) -> None:
+    """A session id is not a credential: every request naming a session (header, or the legacy
+    ``sessionId`` query) must come from the identity that opened it."""
+    session_id = next((v for k, v in scope["headers"] if k == b"mcp-session-id"), None)
+    if session_id is None and scope.get("query_string"):
+        ids = parse_qs(scope["query_string"].decode("latin-1")).get("sessionId")
+        session_id = ids[0].encode("latin-1") if ids else None
+    if session_id is None:
+        return
+    owner = vmcp.backend.owner_of(session_id.decode("latin-1"))
+    if owner is not None and owner != caller:
+        raise HTTPError(403, f"vmcp {vmcp.name}: this session belongs to another identity")

@@ -24,6 +24,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,16 @@ class Identity:
     name: str
     scopes: frozenset[str] = frozenset()
     claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: The identity of the request being handled, set by the router around the vMCP's app (the
+#: transport core knows nothing of identities; the vMCP's backend reads it in the same task).
+current_identity: ContextVar[Identity | None] = ContextVar("mcpb_identity", default=None)
+
+
+def identity_name(identity: Identity | None) -> str:
+    """How limits and logs name a caller: ``anonymous`` on a vMCP without authentication."""
+    return identity.name if identity is not None else "anonymous"
 
 
 class AuthRefusedError(Exception):

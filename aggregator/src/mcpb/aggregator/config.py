@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mcpb.aggregator.limits import RATE_PATTERN
+
 #: Upstream and vMCP names: what appears in URLs, prefixes and logs.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$"
 #: Characters of namespaced tool and prompt names (and so of prefixes and separators).
@@ -171,6 +173,21 @@ class Selector(_Model):
     )
 
 
+RateText = Annotated[str, Field(pattern=RATE_PATTERN, examples=["10/minute"])]
+
+
+class LimitsConfig(_Model):
+    """Calls (tools/call, prompts/get, resources/read) allowed, per client identity unless said
+    otherwise; in memory, per process."""
+
+    rate: RateText | None = Field(default=None, description="token bucket per client")
+    tools: dict[str, RateText] = Field(
+        default_factory=dict, description="per client and glob over UPSTREAM/TOOL"
+    )
+    quota: RateText | None = Field(default=None, description="per client per fixed window")
+    total: RateText | None = Field(default=None, description="the whole vMCP, all clients")
+
+
 class VmcpConfig(_Model):
     """A virtual MCP server: a selection of the upstreams' tools, prompts and resources."""
 
@@ -192,6 +209,7 @@ class VmcpConfig(_Model):
         default=None,
         description="identities allowed: client names and sub:SUBJECT (absent: any authenticated)",
     )
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     namespace: Literal["prefix", "none", "conditional"] = "prefix"
     conflicts: Literal["error", "first", "highest-version"] = Field(
         default="error", description="what serves a name offered by several upstreams"

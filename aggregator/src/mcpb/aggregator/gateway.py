@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcpb.aggregator.authn import Authenticator, require_auth_off_loopback
-from mcpb.aggregator.config import AggregatorConfig, VmcpConfig
+from mcpb.aggregator.config import AggregatorConfig, LimitsConfig, VmcpConfig
 from mcpb.aggregator.credentials import client_keys
+from mcpb.aggregator.limits import Limiter, Rate
 from mcpb.aggregator.selection import may_select
 from mcpb.aggregator.sources import SpawnPlan, with_labels
 from mcpb.aggregator.upstream import Upstream, UpstreamSettings
@@ -115,6 +116,8 @@ class Gateway:
                 await self._add_vmcp(name, vmcp_config, auths[name])
                 continue
             current.auth = auths[name]
+            if current.config.limits != vmcp_config.limits:
+                current.backend.limiter = limiter_for(name, vmcp_config.limits)
             if current.config != vmcp_config:
                 # Same endpoint, same sessions: they see the new selection (list_changed).
                 current.config = vmcp_config
@@ -134,7 +137,13 @@ class Gateway:
         }
 
     async def _add_vmcp(self, name: str, config: VmcpConfig, auth: Authenticator) -> None:
-        backend = VmcpBackend(name, config.title, self.upstreams, page_size=self.config.page_size)
+        backend = VmcpBackend(
+            name,
+            config.title,
+            self.upstreams,
+            page_size=self.config.page_size,
+            limiter=limiter_for(name, config.limits),
+        )
         backend.view = build_view(config, self.config.separator, self.upstreams)
         sessions = SessionTable(self.http, lambda _label: backend, shared=True)
         app = McpHttpApp(self.http, sessions)
@@ -190,3 +199,18 @@ class Gateway:
                 for name, v in self.vmcps.items()
             },
         }
+
+
+def limiter_for(name: str, limits: LimitsConfig) -> Limiter:
+    """A vMCP's :class:`~mcpb.aggregator.limits.Limiter` from its ``limits`` (fresh counters)."""
+
+    def rate(text: str | None) -> Rate | None:
+        return Rate.parse(text) if text else None
+
+    return Limiter(
+        name,
+        rate=rate(limits.rate),
+        tools={pattern: Rate.parse(text) for pattern, text in limits.tools.items()},
+        quota=rate(limits.quota),
+        total=rate(limits.total),
+    )

@@ -47,6 +47,7 @@ class ClientState:
     """What a vMCP keeps per client session."""
 
     session: Session
+    identity: str = "anonymous"  # who opened it; its later requests must come from the same
     init_params: dict[str, Any] = field(default_factory=dict)
     relays: dict[str, Relay] = field(default_factory=dict)
     asked: dict[str, AskedBy] = field(default_factory=dict)

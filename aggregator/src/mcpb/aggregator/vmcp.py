@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcpb.aggregator.ask import UpstreamRefusedError, ask, request
+from mcpb.aggregator.authn import current_identity, identity_name
+from mcpb.aggregator.limits import Limiter
 from mcpb.aggregator.names import split_uri
 from mcpb.aggregator.relay import ClientState, Relay, RelaySink, uris_toward_client, with_params
 from mcpb.aggregator.upstream import UP, Upstream
@@ -80,6 +82,7 @@ class VmcpBackend:
         *,
         page_size: int,
         view: View | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.name = name
         self.title = title
@@ -87,6 +90,7 @@ class VmcpBackend:
         self.view = view or View()
         self._upstreams = upstreams
         self.clients: dict[str, ClientState] = {}
+        self.limiter = limiter or Limiter(name)
         self._opening: dict[tuple[str, str], asyncio.Future[Relay]] = {}
 
     # ----------------------------------------------------------------- lifecycle
@@ -105,8 +109,9 @@ class VmcpBackend:
         return None
 
     def attach(self, session: Session) -> None:
-        """A new client session: nothing upstream until it needs an upstream."""
-        self.clients[session.id] = ClientState(session)
+        """A new client session, bound to the identity that opens it; nothing upstream until it
+        needs an upstream."""
+        self.clients[session.id] = ClientState(session, identity_name(current_identity.get()))
 
     def detach(self, session: Session) -> None:
         """A client session ended: its relays (and per-session children) go with it."""
@@ -183,6 +188,7 @@ class VmcpBackend:
         """Answer or route one client request (see the module docstring)."""
         request_id = message["id"]
         method = message["method"]
+        client = identity_name(current_identity.get())  # the session's owner (router)
         try:
             if method in _LISTS:
                 self._answer_list(session, sink, request_id, method, message.get("params"))
@@ -193,11 +199,18 @@ class VmcpBackend:
                 deliver_final(session, sink, _result(request_id, b"{}"))
             else:
                 route, routed, final = self._route(method, message)
+                target = f"{route.upstream}/{route.name}" if method == "tools/call" else None
+                self.limiter.admit(client, method, target, request_id)
                 await self._forward(session, route, routed, sink, final)
         except _RefusedError as refusal:
             deliver_final(
                 session, sink, jsonrpc.error_bytes(request_id, refusal.code, refusal.text)
             )
+
+    def owner_of(self, session_id: str) -> str | None:
+        """The identity that opened a session (``None``: no such session here)."""
+        state = self.clients.get(session_id)
+        return state.identity if state is not None else None
 
     def _answer_list(
         self, session: Session, sink: Sink | None, request_id: Any, method: str, params: Any
