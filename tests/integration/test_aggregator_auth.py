@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from mcpb.aggregator.config_file import validate
 from mcpb.aggregator.errors import ConfigError
 from tests.support.aggregator import Aggregator, aggregating, write_config
 from tests.support.mcp_http import headers, initialize_body
+from tests.support.recorder import Recorder
 from tests.support.servers import echo_command, mcpb_executable
 
 ISSUER = "https://idp.test"
@@ -65,51 +66,6 @@ def keys() -> Keys:
         ed25519.Ed25519PrivateKey.generate(),
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
     )
-
-
-class Recorder:
-    """A minimal streamable-HTTP MCP server that records every request's headers."""
-
-    def __init__(self) -> None:
-        self.seen: list[dict[str, str]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                recorder.seen.append({k.lower(): v for k, v in self.headers.items()})
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                if "id" not in body:
-                    self.send_response(202)
-                    self.end_headers()
-                    return
-                result: dict[str, Any] = {}
-                if body["method"] == "initialize":
-                    result = {
-                        "protocolVersion": body["params"]["protocolVersion"],
-                        "capabilities": {"tools": {}},
-                        "serverInfo": {"name": "recorder", "version": "1"},
-                    }
-                elif body["method"] == "tools/list":
-                    result = {"tools": [{"name": "hello", "inputSchema": {"type": "object"}}]}
-                elif body["method"] == "tools/call":
-                    result = {"content": [{"type": "text", "text": "hi"}]}
-                data = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mcp"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

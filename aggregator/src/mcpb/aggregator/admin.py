@@ -45,10 +45,7 @@ class AdminApi:
         self._lock = asyncio.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = self.token()
-        if token is None:
-            raise HTTPError(404, "not found", plain=True)
-        self._authorize(scope, token)
+        self.require_token(scope)
         match = _PATH.match(scope["path"])
         if match is None:
             raise _error(404, "no such admin resource")
@@ -71,6 +68,14 @@ class AdminApi:
             await respond(send, 204, b"", JSON)
         else:
             raise _error(405, "use GET, PUT or DELETE", allow=b"GET, PUT, DELETE")
+
+    def require_token(self, scope: Scope) -> None:
+        """404 while no admin token is configured (the API does not exist), 401 unless the
+        request carries it."""
+        token = self.token()
+        if token is None:
+            raise HTTPError(404, "not found", plain=True)
+        self._authorize(scope, token)
 
     def _authorize(self, scope: Scope, token: str) -> None:
         given = b""

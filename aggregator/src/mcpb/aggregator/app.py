@@ -13,14 +13,24 @@ anything but the health endpoints answers; every refusal is rendered here, once.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 
 from mcpb.aggregator.admin import AdminApi
-from mcpb.aggregator.authn import WELL_KNOWN, current_identity, identity_name, request_base
+from mcpb.aggregator.authn import (
+    WELL_KNOWN,
+    AuthHTTPError,
+    current_identity,
+    identity_name,
+    request_base,
+)
+from mcpb.aggregator.exchange import current_exchange, open_exchange, session_hash
 from mcpb.aggregator.gateway import Gateway, Vmcp
+from mcpb.aggregator.metrics import CONTENT_TYPE, Metrics
+from mcpb.aggregator.upstream import UP
 from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond
 from mcpb.mcphttp.errors import DisconnectedError, HTTPError
 from mcpb.mcphttp.guard import RequestGuard
@@ -32,9 +42,10 @@ _PREFIX = "/vmcp/"
 class AggregatorApp:
     """Routes requests to the vMCPs, discovery, health and the admin API."""
 
-    def __init__(self, gateway: Gateway, admin: AdminApi) -> None:
+    def __init__(self, gateway: Gateway, admin: AdminApi, metrics: Metrics | None = None) -> None:
         self.gateway = gateway
         self.admin = admin
+        self.metrics = metrics or gateway_metrics(gateway)
         self._guard = RequestGuard(gateway.http)
         self._health = HealthEndpoint()
         self._ready = ReadyEndpoint(self.readiness)
@@ -59,6 +70,8 @@ class AggregatorApp:
                 await self._health(scope, receive, send)
             elif path == "/ready":
                 await self._ready(scope, receive, send)
+            elif path == self.gateway.config.metrics.path:
+                await self._metrics(scope, send)
             elif path.startswith(WELL_KNOWN + _PREFIX):
                 await self._resource_metadata(path[len(WELL_KNOWN) :], scope, send)
             else:
@@ -79,24 +92,42 @@ class AggregatorApp:
         self, vmcp: Vmcp, name: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Authenticate (after the Host/Origin check), then hand over to the vMCP's app; the
-        caller's identity travels in the scope's ``state``."""
-        if scope["method"] != "OPTIONS":  # CORS preflights carry no credentials
-            self._guard.check(scope["headers"])
-            identity = await vmcp.auth.identify(scope)
-            _require_owner(vmcp, scope, identity_name(identity))
-        else:
-            identity = None
-        state = {**scope.get("state", {}), "identity": identity}
-        mounted = {
-            **scope,
-            "root_path": scope.get("root_path", "") + _PREFIX + name,
-            "state": state,
-        }
-        token = current_identity.set(identity)
+        caller's identity travels in the scope's ``state``. Every request is counted and
+        logged once it ends (:class:`~mcpb.aggregator.exchange.Exchange`)."""
+        exchange = open_exchange(name, scope["headers"], scope["method"])
+        opened = current_exchange.set(exchange)
+
+        async def send_status(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = message["status"]
+            await send(message)
+
         try:
-            await vmcp.app(mounted, receive, send)
+            if scope["method"] != "OPTIONS":  # CORS preflights carry no credentials
+                self._guard.check(scope["headers"])
+                identity = await vmcp.auth.identify(scope)
+                exchange.client = identity_name(identity)
+                exchange.session = _require_owner(vmcp, scope, exchange.client)
+            else:
+                identity = None
+            state = {**scope.get("state", {}), "identity": identity}
+            mounted = {
+                **scope,
+                "root_path": scope.get("root_path", "") + _PREFIX + name,
+                "state": state,
+            }
+            token = current_identity.set(identity)
+            try:
+                await vmcp.app(mounted, receive, send_status)
+            finally:
+                current_identity.reset(token)
+        except HTTPError as err:
+            exchange.status = err.status
+            exchange.reason = getattr(err, "reason", None)
+            raise
         finally:
-            current_identity.reset(token)
+            current_exchange.reset(opened)
+            self.metrics.record(exchange)
 
     async def _resource_metadata(self, resource_path: str, scope: Scope, send: Send) -> None:
         """RFC 9728 metadata of ``/vmcp/NAME/mcp``, for vMCPs that take JWTs; no credentials."""
@@ -110,6 +141,14 @@ class AggregatorApp:
             raise HTTPError(404, "no protected-resource metadata here", plain=True)
         await respond(send, 200, orjson.dumps(document), JSON)
 
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        """The Prometheus exposition; behind the admin token when ``metrics.auth: admin``."""
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPError(405, "method not allowed", plain=True, headers=[(b"allow", b"GET")])
+        if self.gateway.config.metrics.auth == "admin":
+            self.admin.require_token(scope)
+        await respond(send, 200, self.metrics.render(), CONTENT_TYPE)
+
     async def _discovery(self, scope: Scope, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPError(405, "method not allowed", plain=True, headers=[(b"allow", b"GET")])
@@ -117,15 +156,34 @@ class AggregatorApp:
         await respond(send, 200, orjson.dumps(listing), JSON)
 
 
-def _require_owner(vmcp: Vmcp, scope: Scope, caller: str) -> None:
+def _require_owner(vmcp: Vmcp, scope: Scope, caller: str) -> str | None:
     """A session id is not a credential: every request naming a session (header, or the legacy
-    ``sessionId`` query) must come from the identity that opened it."""
+    ``sessionId`` query) must come from the identity that opened it. Returns the session as
+    logs show it (hashed)."""
     session_id = next((v for k, v in scope["headers"] if k == b"mcp-session-id"), None)
     if session_id is None and scope.get("query_string"):
         ids = parse_qs(scope["query_string"].decode("latin-1")).get("sessionId")
         session_id = ids[0].encode("latin-1") if ids else None
     if session_id is None:
-        return
+        return None
     owner = vmcp.backend.owner_of(session_id.decode("latin-1"))
     if owner is not None and owner != caller:
-        raise HTTPError(403, f"vmcp {vmcp.name}: this session belongs to another identity")
+        raise AuthHTTPError(
+            "session_owner", 403, f"vmcp {vmcp.name}: this session belongs to another identity"
+        )
+    return session_hash(session_id.decode("latin-1"))
+
+
+def gateway_metrics(gateway: Gateway) -> Metrics:
+    """Metrics whose gauges read ``gateway`` at scrape time."""
+
+    def vmcps() -> list[tuple[str, int, int]]:
+        return [
+            (name, len(v.app.sessions), v.app.sessions.streams_open())
+            for name, v in gateway.vmcps.items()
+        ]
+
+    def upstreams() -> list[tuple[str, bool]]:
+        return [(name, u.state == UP) for name, u in gateway.upstreams.items()]
+
+    return Metrics(vmcps, upstreams, lambda: frozenset(gateway.config.clients))

@@ -70,6 +70,14 @@ def identity_name(identity: Identity | None) -> str:
     return identity.name if identity is not None else "anonymous"
 
 
+class AuthHTTPError(HTTPError):
+    """A 401 or 403 of authentication; ``reason`` labels it in the metrics."""
+
+    def __init__(self, reason: str, status: int, text: str, **kwargs: Any) -> None:
+        super().__init__(status, text, **kwargs)
+        self.reason = reason
+
+
 class AuthRefusedError(Exception):
     """A credential was refused; ``reason`` is a short label (metrics), ``str()`` the detail."""
 
@@ -150,13 +158,16 @@ class Authenticator:
         wanted = set(self.jwt.scopes) if self.jwt and identity.claims else set()
         if not wanted <= identity.scopes:
             missing = " ".join(sorted(wanted - identity.scopes))
-            raise HTTPError(
+            raise AuthHTTPError(
+                "insufficient_scope",
                 403,
                 f"vmcp {self.name}: the token lacks scope {missing}",
                 headers=[(b"www-authenticate", self._challenge(base, "insufficient_scope"))],
             )
         if self.allow is not None and identity.name not in self.allow:
-            raise HTTPError(403, f"vmcp {self.name}: {identity.name} is not allowed here")
+            raise AuthHTTPError(
+                "not_allowed", 403, f"vmcp {self.name}: {identity.name} is not allowed here"
+            )
         return identity
 
     def _verify_key(self, token: str) -> Identity:
@@ -236,7 +247,8 @@ class Authenticator:
         detail = str(failure) if failure else None
         header = self._challenge(base, "invalid_token" if failure else None, detail)
         text = f"vmcp {self.name}: " + (detail or "authentication required")
-        return HTTPError(401, text, headers=[(b"www-authenticate", header)])
+        reason = failure.reason if failure else "missing"
+        return AuthHTTPError(reason, 401, text, headers=[(b"www-authenticate", header)])
 
     def metadata(self, base: str) -> dict[str, Any] | None:
         """The RFC 9728 protected-resource metadata, for a vMCP that takes JWTs."""

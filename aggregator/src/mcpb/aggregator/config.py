@@ -307,6 +307,15 @@ class AdminConfig(_Model):
     )
 
 
+class MetricsConfig(_Model):
+    """``GET /metrics`` (Prometheus): open, or behind the admin token."""
+
+    path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    auth: Literal["none", "admin"] = Field(
+        default="none", description="admin: the admin token is required"
+    )
+
+
 class AggregatorConfig(_Model):
     """The whole configuration file."""
 
@@ -327,6 +336,7 @@ class AggregatorConfig(_Model):
     page_size: int = Field(default=500, ge=1, le=100_000, description="items per list page")
     watch: bool = Field(default=False, description="reload the file when it changes")
     admin: AdminConfig = Field(default_factory=AdminConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     clients: dict[Name, ClientConfig] = Field(
         default_factory=dict, description="identities that authenticate with API keys"
     )

@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from contextvars import Context
 from typing import Any
 
+from mcpb.aggregator.exchange import current_exchange
 from mcpb.aggregator.http_client import HttpClientError, HttpPool, HttpResponse
 from mcpb.aggregator.sse_reader import EventTooLargeError, events
 from mcpb.mcphttp import jsonrpc
@@ -199,7 +201,8 @@ class HttpUpstream:
         """Hold the upstream's GET stream for ``session``: unprompted messages reach its push."""
         link = self._links.get(session.id)
         if link is not None and link.listener is None and not link.closed:
-            link.listener = asyncio.create_task(self._listen(session, link))
+            # not on behalf of the request that opened it: no request id or trace context
+            link.listener = asyncio.create_task(self._listen(session, link), context=Context())
 
     # ----------------------------------------------------------------- HTTP
 
@@ -211,6 +214,9 @@ class HttpUpstream:
 
     def _request_headers(self, link: _Link) -> dict[str, str]:
         headers = dict(self._headers)
+        exchange = current_exchange.get()  # the client request this is sent for, if any
+        if exchange is not None:
+            headers.update(exchange.upstream_headers())
         if link.session_id is not None:
             headers["mcp-session-id"] = link.session_id
         if link.version is not None:

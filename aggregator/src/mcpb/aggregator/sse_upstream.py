@@ -18,6 +18,7 @@ import logging
 from typing import Any
 from urllib.parse import urljoin
 
+from mcpb.aggregator.exchange import current_exchange
 from mcpb.aggregator.http_client import HttpClientError, HttpPool, Origin
 from mcpb.aggregator.http_upstream import MAX_MESSAGE, describe
 from mcpb.aggregator.sse_reader import EventTooLargeError, events
@@ -285,6 +286,9 @@ class SseUpstream:
         try:
             target = link.endpoint.result()
             headers = {**self._headers, "content-type": "application/json"}
+            exchange = current_exchange.get()  # the client request this is sent for, if any
+            if exchange is not None:
+                headers.update(exchange.upstream_headers())
             response = await self._pool.request("POST", headers, jsonrpc.dumps(message), target)
             status = response.status
             await response.read(MAX_MESSAGE)

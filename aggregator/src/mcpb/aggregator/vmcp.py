@@ -23,7 +23,8 @@ from typing import Any
 
 from mcpb.aggregator.ask import UpstreamRefusedError, ask, request
 from mcpb.aggregator.authn import current_identity, identity_name
-from mcpb.aggregator.limits import Limiter
+from mcpb.aggregator.exchange import Exchange, current_exchange
+from mcpb.aggregator.limits import Limiter, RateLimitedError
 from mcpb.aggregator.names import split_uri
 from mcpb.aggregator.relay import ClientState, Relay, RelaySink, uris_toward_client, with_params
 from mcpb.aggregator.upstream import UP, Upstream
@@ -155,6 +156,9 @@ class VmcpBackend:
 
     async def initialize(self, session: Session, message: Message, sink: Sink | None) -> None:
         """Answer ``initialize`` as the vMCP itself."""
+        exchange = current_exchange.get()
+        if exchange is not None:
+            exchange.method = "initialize"
         client = self.clients.get(session.id)
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
@@ -189,9 +193,12 @@ class VmcpBackend:
         request_id = message["id"]
         method = message["method"]
         client = identity_name(current_identity.get())  # the session's owner (router)
+        exchange = current_exchange.get() or Exchange(self.name, "")  # none outside a request
+        exchange.method = method
         try:
             if method in _LISTS:
                 self._answer_list(session, sink, request_id, method, message.get("params"))
+                exchange.outcome = "cached"
             elif method == "ping":
                 deliver_final(session, sink, _result(request_id, b"{}"))
             elif method == "logging/setLevel":
@@ -200,9 +207,16 @@ class VmcpBackend:
             else:
                 route, routed, final = self._route(method, message)
                 target = f"{route.upstream}/{route.name}" if method == "tools/call" else None
-                self.limiter.admit(client, method, target, request_id)
+                exchange.upstream, exchange.tool = route.upstream, target
+                try:
+                    self.limiter.admit(client, method, target, request_id)
+                except RateLimitedError:
+                    exchange.outcome = "rate_limited"
+                    raise
                 await self._forward(session, route, routed, sink, final)
         except _RefusedError as refusal:
+            unavailable = refusal.code == jsonrpc.SERVER_UNAVAILABLE
+            exchange.outcome = "unavailable" if unavailable else "refused"
             deliver_final(
                 session, sink, jsonrpc.error_bytes(request_id, refusal.code, refusal.text)
             )

@@ -51,6 +51,10 @@ class SessionTable:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def streams_open(self) -> int:
+        """Open streams: standalone GET (or legacy SSE) streams, and requests being answered."""
+        return sum((s.stream is not None) + s.exchanges for s in self._sessions.values())
+
     def __contains__(self, session_id: object) -> bool:
         """Whether a session with this id lives (without marking it used, unlike :meth:`get`)."""
         return session_id in self._sessions
