@@ -6,7 +6,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-ORDER = ("floor", "direct", "vmcp-http", "vmcp-stdio", "fastmcp", "contextforge")
+ORDER = (
+    "floor", "direct", "vmcp-http", "vmcp-secured", "vmcp-stdio", "fastmcp", "contextforge",
+)  # fmt: skip
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -66,6 +68,12 @@ def render(doc: dict[str, Any]) -> str:
             if "contextforge" in doc["throughput"]:
                 times = _ratio(doc, "vmcp-http", "contextforge", conns)
                 forge = f" vMCP→HTTP upstream **{times:.0f}×** ContextForge."
+            if "vmcp-secured" in doc["throughput"]:
+                cost = 1 - _ratio(doc, "vmcp-secured", "vmcp-http", conns)
+                forge += (
+                    f" With an API key, a rate limit, metrics and the access log: "
+                    f"**{cost:.0%}** fewer req/s than without (goal ≤ 15%)."
+                )
             out += [
                 f"- {conns} conn: vMCP→HTTP upstream **{vs_fast:.1f}×** FastMCP (goal ≥ 10×), "
                 f"**{vs_direct:.0%}** of the upstream called directly (goal ≥ 40%); "

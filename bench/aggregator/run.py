@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -58,6 +59,7 @@ LOGS = REPO / ".cache" / "bench" / "logs"
 FAST = [sys.executable, str(REPO / "tests" / "support" / "fast_server.py")]
 FASTMCP = ("fastmcp==4.2.3", "uvicorn[standard]")
 CONNECTIONS = (1, 16)
+BENCH_KEY = "bench-client-key"
 ALL_PARTS = ("throughput", "listing", "sessions", "admin", "sigterm")
 ADMIN_TOKEN = "bench-admin-token"
 MCPB = str(Path(sys.executable).parent / "mcpb")
@@ -128,9 +130,26 @@ def targets(extra_tools: int = 0, *, with_contextforge: bool = True) -> Iterator
         config = {
             "upstreams": {"fast": {"url": direct}},
             "vmcps": {"v": {"select": [{"upstreams": ["fast"]}]}},
+            "metrics": {"enabled": False},
+            "access_log": False,
         }
         base, _ = stack.enter_context(aggregator(config, "vmcp-http", env))
         out["vmcp-http"] = (f"{base}/vmcp/v/mcp", "fast__echo", "")
+        # the same vMCP with an API key, a rate limit it never reaches, metrics and the
+        # access log (issue 11's cost, measured against vmcp-http in the same run)
+        secured = {
+            "clients": {"bench": {"key_sha256": hashlib.sha256(BENCH_KEY.encode()).hexdigest()}},
+            "upstreams": {"fast": {"url": direct}},
+            "vmcps": {
+                "v": {
+                    "select": [{"upstreams": ["fast"]}],
+                    "auth": {"keys": ["bench"]},
+                    "limits": {"rate": "100000000/second"},
+                }
+            },
+        }
+        base, _ = stack.enter_context(aggregator(secured, "vmcp-secured", env))
+        out["vmcp-secured"] = (f"{base}/vmcp/v/mcp", "fast__echo", f"Bearer {BENCH_KEY}")
         config = {"upstreams": {"fast": {"stdio": FAST}}, "vmcps": {"v": {}}}
         base, _ = stack.enter_context(aggregator(config, "vmcp-stdio", env))
         out["vmcp-stdio"] = (f"{base}/vmcp/v/mcp", "fast__echo", "")
@@ -140,8 +159,8 @@ def targets(extra_tools: int = 0, *, with_contextforge: bool = True) -> Iterator
         peer = spawn("fastmcp", [str(venv / "bin" / "python"), script, str(port), f"fast={direct}"])
         stack.callback(stop_group, peer)
         out["fastmcp"] = (f"http://127.0.0.1:{port}/mcp", "fast_echo", "")
-        for url, _, _ in out.values():
-            wait_ready(url, timeout=60)
+        for url, _, auth in out.values():
+            wait_ready(url, timeout=60, headers={"Authorization": auth} if auth else None)
         if with_contextforge:
             out["contextforge"] = stack.enter_context(contextforge(direct, LOGS))
         yield out

@@ -77,14 +77,15 @@ def open_session(
     return sid, version
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    """Wait until ``url`` answers an initialize (the gateway and its child are up)."""
+def wait_ready(url: str, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
+    """Wait until ``url`` answers an initialize (the gateway and its child are up);
+    ``headers`` go with it (an Authorization)."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
             try:
-                open_session(client, url)
+                open_session(client, url, headers)
                 return
             except (httpx.HTTPError, RuntimeError, ValueError) as exc:
                 last = exc

@@ -127,7 +127,8 @@ class AggregatorApp:
             raise
         finally:
             current_exchange.reset(opened)
-            self.metrics.record(exchange)
+            config = self.gateway.config
+            self.metrics.record(exchange, count=config.metrics.enabled, log=config.access_log)
 
     async def _resource_metadata(self, resource_path: str, scope: Scope, send: Send) -> None:
         """RFC 9728 metadata of ``/vmcp/NAME/mcp``, for vMCPs that take JWTs; no credentials."""

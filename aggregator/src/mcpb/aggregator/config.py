@@ -310,6 +310,7 @@ class AdminConfig(_Model):
 class MetricsConfig(_Model):
     """``GET /metrics`` (Prometheus): open, or behind the admin token."""
 
+    enabled: bool = Field(default=True, description="count requests (the endpoint stays)")
     path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9/_.-]*$")
     auth: Literal["none", "admin"] = Field(
         default="none", description="admin: the admin token is required"
@@ -337,6 +338,7 @@ class AggregatorConfig(_Model):
     watch: bool = Field(default=False, description="reload the file when it changes")
     admin: AdminConfig = Field(default_factory=AdminConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    access_log: bool = Field(default=True, description="one JSON line per vMCP request on stderr")
     clients: dict[Name, ClientConfig] = Field(
         default_factory=dict, description="identities that authenticate with API keys"
     )

@@ -15,12 +15,14 @@ hop's).
 from __future__ import annotations
 
 import hashlib
+import random
 import re
-import secrets
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+# Request and span ids need to be unique, not secret: a seeded PRNG is enough (and cheap).
+_random = random.Random()  # noqa: S311 - ids, not secrets
 _REQUEST_ID = re.compile(r"^[!-~]{1,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -33,7 +35,7 @@ class Exchange:
     request_id: str
     trace_id: str | None = None
     trace_flags: str = "00"
-    span_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    span_id: str = field(default_factory=lambda: f"{_random.getrandbits(64):016x}")
     started: float = field(default_factory=time.monotonic)
     http_method: str = ""
     status: int = 0
@@ -76,7 +78,8 @@ def open_exchange(vmcp: str, headers: list[tuple[bytes, bytes]], http_method: st
             match = _TRACEPARENT.match(value.decode("latin-1"))
             if match is not None and match.group(1) != "0" * 32:
                 trace_id, flags = match.group(1), match.group(3)
-    exchange = Exchange(vmcp, request_id or secrets.token_hex(16), trace_id, flags)
+    made = request_id or f"{_random.getrandbits(128):032x}"
+    exchange = Exchange(vmcp, made, trace_id, flags)
     exchange.http_method = http_method
     return exchange
 

@@ -10,25 +10,28 @@ for JWT identities, ``jwt``.
 Each registry belongs to one :class:`Metrics` (not the process-wide default), so several
 gateways in one process (the tests) never share counters.
 
-The access log is one JSON object per line per HTTP request to a vMCP endpoint on stderr
-(logger ``mcpb.aggregator.access``): refused requests included, never a credential or a raw
-session id.
+The access log is one JSON object per line per HTTP request to a vMCP endpoint, written straight
+to stderr (not through :mod:`logging`, whose machinery costs several times the line itself):
+refused requests included, never a credential or a raw session id.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mcpb.aggregator.exchange import Exchange
 
-access_log = logging.getLogger("mcpb.aggregator.access")
+#: Where access-log lines go: stderr.
+ACCESS_LOG_FD = 2
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 METHODS = frozenset(
@@ -109,24 +112,35 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_Gauges(vmcps, upstreams))
+        self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
-    def record(self, exchange: Exchange) -> None:
+    def record(self, exchange: Exchange, *, count: bool = True, log: bool = True) -> None:
         """Count a finished request, and write its access-log line."""
         seconds = time.monotonic() - exchange.started
+        if log:
+            _write_line(exchange, seconds)
+        if not count:
+            return
         vmcp, upstream = exchange.vmcp, exchange.upstream or ""
         if exchange.reason is not None:
             self.auth_rejections.labels(vmcp, exchange.reason).inc()
-        if exchange.method is not None:
-            method = exchange.method if exchange.method in METHODS else "other"
-            outcome = exchange.outcome or ("ok" if exchange.status < 400 else "error")
-            self.requests.labels(vmcp, upstream, method, outcome).inc()
-            self.duration.labels(vmcp, upstream, method).observe(seconds)
-            if outcome == "rate_limited":
-                self.rate_limited.labels(vmcp, self._client_label(exchange.client)).inc()
-            if outcome == "cached":
-                self.cache_hits.labels(vmcp).inc()
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(_line(exchange, seconds))
+        if exchange.method is None:
+            return
+        method = exchange.method if exchange.method in METHODS else "other"
+        outcome = exchange.outcome or ("ok" if exchange.status < 400 else "error")
+        key = (vmcp, upstream, method, outcome)
+        children = self._children.get(key)
+        if children is None:  # labels() is the slow part: once per label combination
+            children = self._children[key] = (
+                self.requests.labels(*key),
+                self.duration.labels(vmcp, upstream, method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        if outcome == "rate_limited":
+            self.rate_limited.labels(vmcp, self._client_label(exchange.client)).inc()
+        elif outcome == "cached":
+            self.cache_hits.labels(vmcp).inc()
 
     def _client_label(self, client: str) -> str:
         if client == "anonymous" or client in self._clients():
@@ -138,8 +152,11 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _line(exchange: Exchange, seconds: float) -> str:
-    return json.dumps(
+def _write_line(exchange: Exchange, seconds: float) -> None:
+    """One access-log line, written to stderr in one ``write`` (atomic on a pipe below 4 KiB,
+    so lines of concurrent requests never interleave); a failing stderr loses the line, never
+    the request."""
+    line = orjson.dumps(
         {
             "ts": round(time.time(), 3),
             "request_id": exchange.request_id,
@@ -154,18 +171,7 @@ def _line(exchange: Exchange, seconds: float) -> str:
             "status": exchange.status,
             "duration_ms": round(seconds * 1000, 3),
             **({"auth": exchange.reason} if exchange.reason else {}),
-        },
-        separators=(",", ":"),
+        }
     )
-
-
-def configure_access_log() -> None:
-    """Access lines go to stderr as they are, one JSON object each (not through the
-    ``mcpb-aggregator: LEVEL`` format of the other messages)."""
-    if access_log.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access_log.addHandler(handler)
-    access_log.setLevel(logging.INFO)
-    access_log.propagate = False
+    with contextlib.suppress(OSError):
+        os.write(ACCESS_LOG_FD, line + b"\n")

@@ -25,7 +25,6 @@ from mcpb.aggregator.config_file import load_config_file
 from mcpb.aggregator.credentials import admin_token, check_admin_distinct, client_keys
 from mcpb.aggregator.errors import ConfigError
 from mcpb.aggregator.gateway import Gateway
-from mcpb.aggregator.metrics import configure_access_log
 from mcpb.aggregator.sources import SpawnPlan, plan_changes
 from mcpb.aggregator.upstream import UpstreamSettings
 from mcpb.bundle.errors import McpbError
@@ -202,7 +201,5 @@ def options_from_env(env: Mapping[str, str]) -> AggregatorOptions:
 
 
 def configure_logging(env: Mapping[str, str] = os.environ) -> None:
-    """The loader's one-line-per-event logging, as ``mcpb-aggregator``, and the access log
-    (one JSON object per line)."""
+    """The loader's one-line-per-event logging, as ``mcpb-aggregator``."""
     configure_loader_logging(env, "mcpb-aggregator")
-    configure_access_log()
