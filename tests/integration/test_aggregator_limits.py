@@ -5,6 +5,8 @@ own buckets; a session answers only the identity that opened it."""
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,66 @@ def test_another_identity_can_neither_listen_to_nor_end_a_session(limited: Aggre
             assert bot.delete(url, headers=headers(session)).status_code == 403
         listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         assert ci.post(url, json=listing, headers=headers(session)).status_code == 200
+
+
+def test_a_tool_allow_list_hides_and_refuses(tmp_path: Path) -> None:
+    config = {
+        "clients": {
+            name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
+            for name, key in KEYS.items()
+        },
+        "upstreams": {"a": {"stdio": echo_command()}},
+        "vmcps": {
+            "acl": {
+                "select": [{"upstreams": ["a"]}],
+                "auth": {"keys": ["ci", "bot"]},
+                "access": {"bot": {"tools": ["a/echo"]}},
+            }
+        },
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"a": "up"})
+        url = running.url("acl")
+        listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        with client("ci") as http:  # no entry: every selected tool
+            session = initialize(http, url)
+            everything = http.post(url, json=listing, headers=headers(session)).json()
+            assert len(everything["result"]["tools"]) > 1
+        with client("bot") as http:
+            session = initialize(http, url)
+            seen = http.post(url, json=listing, headers=headers(session)).json()
+            assert [t["name"] for t in seen["result"]["tools"]] == ["a__echo"]
+            assert call(http, url, session, 1).status_code == 200
+            hidden = call(http, url, session, 2, "a__progress").json()
+            assert hidden["error"] == {"code": -32602, "message": "Unknown tool: a__progress"}
+
+
+def test_an_upstream_at_its_concurrency_limit_answers_503(tmp_path: Path) -> None:
+    config = {
+        "upstreams": {"a": {"stdio": echo_command(), "max_concurrency": 1, "queue": 0}},
+        "vmcps": {"one": {"select": [{"upstreams": ["a"]}]}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"a": "up"})
+        url = running.url("one")
+        with httpx.Client(timeout=30) as http:
+            session = initialize(http, url)
+            slow = {
+                "jsonrpc": "2.0",
+                "id": "slow",
+                "method": "tools/call",
+                "params": {"name": "a__sleep", "arguments": {"seconds": 1.5}},
+            }
+            holder = threading.Thread(
+                target=lambda: http.post(url, json=slow, headers=headers(session))
+            )
+            holder.start()
+            time.sleep(0.5)
+            busy = call(http, url, session, 1)
+            holder.join()
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "1"
+            assert busy.json()["error"]["message"] == (
+                "upstream a is busy: 1 calls at once and 0 waiting"
+            )
+            assert call(http, url, session, 2).status_code == 200  # the slot came back

@@ -86,6 +86,13 @@ class UpstreamConfig(_Model):
         le=3600,
         description="seconds a list or connect may take before it is skipped",
     )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=100_000, description="calls at once (absent: no limit)"
+    )
+    queue: int = Field(default=100, ge=0, le=100_000, description="calls waiting for a slot")
+    queue_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds a call may wait for a slot"
+    )
 
     @field_validator("stdio", mode="after")
     @classmethod
@@ -188,6 +195,12 @@ class LimitsConfig(_Model):
     total: RateText | None = Field(default=None, description="the whole vMCP, all clients")
 
 
+class AccessConfig(_Model):
+    """What one identity may use within a vMCP: hidden from its lists and refused when called."""
+
+    tools: list[str] = Field(description="globs over UPSTREAM/TOOL this identity may see and call")
+
+
 class VmcpConfig(_Model):
     """A virtual MCP server: a selection of the upstreams' tools, prompts and resources."""
 
@@ -210,6 +223,10 @@ class VmcpConfig(_Model):
         description="identities allowed: client names and sub:SUBJECT (absent: any authenticated)",
     )
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    access: dict[str, AccessConfig] = Field(
+        default_factory=dict,
+        description="per identity (client name or sub:SUBJECT): the tools it may use here",
+    )
     namespace: Literal["prefix", "none", "conditional"] = "prefix"
     conflicts: Literal["error", "first", "highest-version"] = Field(
         default="error", description="what serves a name offered by several upstreams"

@@ -118,6 +118,7 @@ class Gateway:
             current.auth = auths[name]
             if current.config.limits != vmcp_config.limits:
                 current.backend.limiter = limiter_for(name, vmcp_config.limits)
+            current.backend.access = access_of(vmcp_config)
             if current.config != vmcp_config:
                 # Same endpoint, same sessions: they see the new selection (list_changed).
                 current.config = vmcp_config
@@ -144,6 +145,7 @@ class Gateway:
             page_size=self.config.page_size,
             limiter=limiter_for(name, config.limits),
         )
+        backend.access = access_of(config)
         backend.view = build_view(config, self.config.separator, self.upstreams)
         sessions = SessionTable(self.http, lambda _label: backend, shared=True)
         app = McpHttpApp(self.http, sessions)
@@ -214,3 +216,8 @@ def limiter_for(name: str, limits: LimitsConfig) -> Limiter:
         quota=rate(limits.quota),
         total=rate(limits.total),
     )
+
+
+def access_of(vmcp: VmcpConfig) -> dict[str, tuple[str, ...]]:
+    """Per identity, the tool globs of ``access`` (the backend's form)."""
+    return {identity: tuple(entry.tools) for identity, entry in vmcp.access.items()}

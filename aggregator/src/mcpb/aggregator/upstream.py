@@ -32,6 +32,7 @@ from mcpb.aggregator.config import UpstreamConfig
 from mcpb.aggregator.http_upstream import HttpUpstream
 from mcpb.aggregator.names import uri_token
 from mcpb.aggregator.relay import ClientState, Relay
+from mcpb.aggregator.slots import Slots
 from mcpb.aggregator.sources import SpawnPlan
 from mcpb.aggregator.sse_upstream import SseUpstream
 from mcpb.bundle.errors import McpbError
@@ -106,6 +107,11 @@ class Upstream:
         self.plan = plan
         self.settings = settings
         self.state = STARTING
+        self.slots = (
+            Slots(name, config.max_concurrency, config.queue, config.queue_timeout)
+            if config.max_concurrency
+            else None
+        )
         self.last_error: str | None = None
         self.catalog: Catalog | None = None
         self._on_change = on_change

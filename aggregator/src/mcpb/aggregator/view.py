@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +66,21 @@ class View:
         """Items in one list."""
         return len(self.lists.get(method, ()))
 
-    def page(self, method: str, cursor: Any, size: int) -> bytes | None:
-        """The encoded ``result`` of one list page, or None for a cursor that is not ours."""
+    def page(
+        self, method: str, cursor: Any, size: int, keep: Callable[[str], bool] | None = None
+    ) -> bytes | None:
+        """The encoded ``result`` of one list page, or None for a cursor that is not ours.
+
+        ``keep`` (given the original ``UPSTREAM/NAME``) narrows the list for one caller; its
+        pages are cut from the narrowed list, so cursors stay consistent for that caller.
+        """
         items = self.lists.get(method, [])
-        if cursor is None:
+        if keep is not None:
+            routes = self.routes.get(method, {})
+            items = [i for i in items if keep(_original(routes.get(str(i.get("name")))))]
+            if cursor is None:
+                return _encode_page(method, items, 0, size)
+        elif cursor is None:
             cached = self._first_pages.get(method)
             if cached is None:
                 cached = self._first_pages[method] = _encode_page(method, items, 0, size)
@@ -80,6 +91,10 @@ class View:
         if start > len(items):
             return None
         return _encode_page(method, items, start, size)
+
+
+def _original(route: Route | None) -> str:
+    return f"{route.upstream}/{route.name}" if route is not None else ""
 
 
 def _encode_page(method: str, items: list[dict[str, Any]], start: int, size: int) -> bytes:

@@ -17,6 +17,7 @@ Answers of routed requests go straight from the upstream into the client's sink 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -55,12 +56,19 @@ _LIST_CHANGED = {
 class Routed:
     """A client request routed to an upstream (the record in the client's ``inflight``)."""
 
-    __slots__ = ("relay", "sink", "upstream")
+    __slots__ = ("held", "relay", "sink", "upstream")
 
     def __init__(self, sink: Sink | None, upstream: Upstream, relay: Relay) -> None:
         self.sink = sink
         self.upstream = upstream
         self.relay = relay
+        self.held = False  # a slot of the upstream's concurrency limit
+
+    def release(self) -> None:
+        """Give back the slot this call holds (once, whichever way it ends)."""
+        if self.held and self.upstream.slots is not None:
+            self.held = False
+            self.upstream.slots.release()
 
 
 class _RefusedError(Exception):
@@ -92,6 +100,8 @@ class VmcpBackend:
         self._upstreams = upstreams
         self.clients: dict[str, ClientState] = {}
         self.limiter = limiter or Limiter(name)
+        #: identity → globs over UPSTREAM/TOOL it may use (absent: every selected tool)
+        self.access: dict[str, tuple[str, ...]] = {}
         self._opening: dict[tuple[str, str], asyncio.Future[Relay]] = {}
 
     # ----------------------------------------------------------------- lifecycle
@@ -117,6 +127,9 @@ class VmcpBackend:
     def detach(self, session: Session) -> None:
         """A client session ended: its relays (and per-session children) go with it."""
         client = self.clients.pop(session.id, None)
+        for record in list(session.inflight.values()):  # calls that will never be answered
+            if isinstance(record, Routed):
+                record.release()
         if client is not None:
             self._release(client)
 
@@ -197,7 +210,9 @@ class VmcpBackend:
         exchange.method = method
         try:
             if method in _LISTS:
-                self._answer_list(session, sink, request_id, method, message.get("params"))
+                keep = self._tool_filter(client) if method == "tools/list" else None
+                params = message.get("params")
+                self._answer_list(session, sink, request_id, method, params, keep)
                 exchange.outcome = "cached"
             elif method == "ping":
                 deliver_final(session, sink, _result(request_id, b"{}"))
@@ -207,6 +222,10 @@ class VmcpBackend:
             else:
                 route, routed, final = self._route(method, message)
                 target = f"{route.upstream}/{route.name}" if method == "tools/call" else None
+                keep = self._tool_filter(client) if target else None
+                if keep is not None and target and not keep(target):  # hidden is refused too
+                    name = message.get("params", {}).get("name")
+                    raise _RefusedError(INVALID_PARAMS, f"Unknown tool: {name}")
                 exchange.upstream, exchange.tool = route.upstream, target
                 try:
                     self.limiter.admit(client, method, target, request_id)
@@ -226,11 +245,24 @@ class VmcpBackend:
         state = self.clients.get(session_id)
         return state.identity if state is not None else None
 
+    def _tool_filter(self, client: str) -> Callable[[str], bool] | None:
+        """Which tools ``client`` may see and call here (``None``: every selected one)."""
+        globs = self.access.get(client)
+        if globs is None:
+            return None
+        return lambda original: any(fnmatch.fnmatchcase(original, g) for g in globs)
+
     def _answer_list(
-        self, session: Session, sink: Sink | None, request_id: Any, method: str, params: Any
+        self,
+        session: Session,
+        sink: Sink | None,
+        request_id: Any,
+        method: str,
+        params: Any,
+        keep: Callable[[str], bool] | None = None,
     ) -> None:
         cursor = params.get("cursor") if isinstance(params, dict) else None
-        page = self.view.page(method, cursor, self.page_size)
+        page = self.view.page(method, cursor, self.page_size, keep)
         if page is None:
             raise _RefusedError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
         deliver_final(session, sink, _result(request_id, page))
@@ -320,9 +352,13 @@ class VmcpBackend:
             ) from None
         request_id = message["id"]
         record = Routed(sink, upstream, relay)
+        if upstream.slots is not None:
+            await upstream.slots.acquire(request_id)
+            record.held = True
         inflight = session.inflight
 
         def done() -> None:
+            record.release()
             if inflight.get(request_id) is record:
                 del inflight[request_id]
 
@@ -429,6 +465,7 @@ class VmcpBackend:
         except TypeError:
             return
         if isinstance(record, Routed):
+            record.release()
             record.upstream.backend_of(record.relay).abandon(record.relay, request_id, reason)
 
 
