@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.aggregator import Aggregator, aggregating, write_config
 from tests.support.mcp_http import headers, initialize
+from tests.support.recorder import Recorder
 from tests.support.servers import echo_command
 
 KEYS = {"ci": "ci-key-for-limits", "bot": "bot-key-for-limits"}
@@ -177,3 +178,50 @@ def test_an_upstream_at_its_concurrency_limit_answers_503(tmp_path: Path) -> Non
                 "upstream a is busy: 1 calls at once and 0 waiting"
             )
             assert call(http, url, session, 2).status_code == 200  # the slot came back
+
+
+def test_read_only_results_are_cached_per_identity_for_the_ttl(tmp_path: Path) -> None:
+    recorder = Recorder()
+    config = {
+        "clients": {
+            name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
+            for name, key in KEYS.items()
+        },
+        "upstreams": {"rec": {"url": recorder.url}},
+        "vmcps": {
+            "cached": {
+                "select": [{"upstreams": ["rec"]}],
+                "auth": {"keys": ["ci", "bot"]},
+                "cache": {"ttl": 1.0},
+            }
+        },
+    }
+
+    def upstream_calls() -> int:
+        return recorder.methods.count("tools/call")
+
+    try:
+        with aggregating(write_config(tmp_path, config)) as running:
+            running.wait_for({"rec": "up"})
+            url = running.url("cached")
+            with client("ci") as ci, client("bot") as bot:
+                ci_session, bot_session = initialize(ci, url), initialize(bot, url)
+                texts = []
+                for http, session in ((ci, ci_session), (ci, ci_session), (bot, bot_session)):
+                    answer = call(http, url, session, 7, "rec__hello").json()
+                    texts.append(answer["result"]["content"][0]["text"])
+                assert texts == ["hi", "hi", "hi"]
+                assert upstream_calls() == 2  # ci's second call was served from ci's entry
+                body = {  # other arguments: another entry
+                    "jsonrpc": "2.0",
+                    "id": 8,
+                    "method": "tools/call",
+                    "params": {"name": "rec__hello", "arguments": {"other": True}},
+                }
+                assert ci.post(url, json=body, headers=headers(ci_session)).status_code == 200
+                assert upstream_calls() == 3
+                time.sleep(1.1)  # the ttl passes
+                call(ci, url, ci_session, 9, "rec__hello")
+                assert upstream_calls() == 4
+    finally:
+        recorder.close()

@@ -37,7 +37,12 @@ class Recorder:
                         "serverInfo": {"name": "recorder", "version": "1"},
                     }
                 elif body["method"] == "tools/list":
-                    result = {"tools": [{"name": "hello", "inputSchema": {"type": "object"}}]}
+                    hello = {
+                        "name": "hello",
+                        "inputSchema": {"type": "object"},
+                        "annotations": {"readOnlyHint": True},
+                    }
+                    result = {"tools": [hello]}
                 elif body["method"] == "tools/call":
                     result = {"content": [{"type": "text", "text": "hi"}]}
                 data = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode()

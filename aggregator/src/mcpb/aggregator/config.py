@@ -201,6 +201,14 @@ class AccessConfig(_Model):
     tools: list[str] = Field(description="globs over UPSTREAM/TOOL this identity may see and call")
 
 
+class CacheConfig(_Model):
+    """Result caching of read-only tools (``readOnlyHint``), per client identity."""
+
+    ttl: float = Field(gt=0, le=86400, description="seconds a result is reused")
+    max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_bytes: int = Field(default=64 << 20, ge=1 << 16, le=1 << 34)
+
+
 class VmcpConfig(_Model):
     """A virtual MCP server: a selection of the upstreams' tools, prompts and resources."""
 
@@ -223,6 +231,9 @@ class VmcpConfig(_Model):
         description="identities allowed: client names and sub:SUBJECT (absent: any authenticated)",
     )
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    cache: CacheConfig | None = Field(
+        default=None, description="reuse results of readOnlyHint tools (absent: never)"
+    )
     access: dict[str, AccessConfig] = Field(
         default_factory=dict,
         description="per identity (client name or sub:SUBJECT): the tools it may use here",

@@ -19,6 +19,7 @@ from mcpb.aggregator.authn import Authenticator, require_auth_off_loopback
 from mcpb.aggregator.config import AggregatorConfig, LimitsConfig, VmcpConfig
 from mcpb.aggregator.credentials import client_keys
 from mcpb.aggregator.limits import Limiter, Rate
+from mcpb.aggregator.result_cache import ResultCache
 from mcpb.aggregator.selection import may_select
 from mcpb.aggregator.sources import SpawnPlan, with_labels
 from mcpb.aggregator.upstream import Upstream, UpstreamSettings
@@ -119,6 +120,8 @@ class Gateway:
             if current.config.limits != vmcp_config.limits:
                 current.backend.limiter = limiter_for(name, vmcp_config.limits)
             current.backend.access = access_of(vmcp_config)
+            if current.config.cache != vmcp_config.cache:
+                current.backend.cache = cache_of(vmcp_config)
             if current.config != vmcp_config:
                 # Same endpoint, same sessions: they see the new selection (list_changed).
                 current.config = vmcp_config
@@ -146,6 +149,7 @@ class Gateway:
             limiter=limiter_for(name, config.limits),
         )
         backend.access = access_of(config)
+        backend.cache = cache_of(config)
         backend.view = build_view(config, self.config.separator, self.upstreams)
         sessions = SessionTable(self.http, lambda _label: backend, shared=True)
         app = McpHttpApp(self.http, sessions)
@@ -221,3 +225,11 @@ def limiter_for(name: str, limits: LimitsConfig) -> Limiter:
 def access_of(vmcp: VmcpConfig) -> dict[str, tuple[str, ...]]:
     """Per identity, the tool globs of ``access`` (the backend's form)."""
     return {identity: tuple(entry.tools) for identity, entry in vmcp.access.items()}
+
+
+def cache_of(vmcp: VmcpConfig) -> ResultCache | None:
+    """A fresh result cache for ``vmcp.cache`` (``None``: results are never reused)."""
+    settings = vmcp.cache
+    if settings is None:
+        return None
+    return ResultCache(settings.ttl, settings.max_entries, settings.max_bytes)

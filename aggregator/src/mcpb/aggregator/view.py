@@ -57,6 +57,18 @@ class View:
     #: Digest of each list as served: what decides whether a change is announced.
     digests: dict[str, str] = field(default_factory=dict)
     _first_pages: dict[str, bytes] = field(default_factory=dict)
+    _read_only: frozenset[str] | None = None
+
+    def read_only_tools(self) -> frozenset[str]:
+        """Served tool names whose annotations say ``readOnlyHint: true``."""
+        if self._read_only is None:
+            self._read_only = frozenset(
+                str(tool.get("name"))
+                for tool in self.lists.get("tools/list", [])
+                if isinstance(tool.get("annotations"), dict)
+                and tool["annotations"].get("readOnlyHint") is True
+            )
+        return self._read_only
 
     def token_of(self, upstream: str) -> str:
         """The URI token this vMCP gives ``upstream``'s URIs ("" when served unchanged)."""

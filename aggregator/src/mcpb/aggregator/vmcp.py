@@ -28,6 +28,7 @@ from mcpb.aggregator.exchange import Exchange, current_exchange
 from mcpb.aggregator.limits import Limiter, RateLimitedError
 from mcpb.aggregator.names import split_uri
 from mcpb.aggregator.relay import ClientState, Relay, RelaySink, uris_toward_client, with_params
+from mcpb.aggregator.result_cache import ResultCache
 from mcpb.aggregator.upstream import UP, Upstream
 from mcpb.aggregator.view import Route, View
 from mcpb.mcphttp import jsonrpc
@@ -102,6 +103,7 @@ class VmcpBackend:
         self.limiter = limiter or Limiter(name)
         #: identity → globs over UPSTREAM/TOOL it may use (absent: every selected tool)
         self.access: dict[str, tuple[str, ...]] = {}
+        self.cache: ResultCache | None = None
         self._opening: dict[tuple[str, str], asyncio.Future[Relay]] = {}
 
     # ----------------------------------------------------------------- lifecycle
@@ -232,6 +234,11 @@ class VmcpBackend:
                 except RateLimitedError:
                     exchange.outcome = "rate_limited"
                     raise
+                cached, final = self._cached(client, method, message, final)
+                if cached is not None:
+                    deliver_final(session, sink, _result(request_id, cached))
+                    exchange.outcome = "cached"
+                    return
                 await self._forward(session, route, routed, sink, final)
         except _RefusedError as refusal:
             unavailable = refusal.code == jsonrpc.SERVER_UNAVAILABLE
@@ -244,6 +251,36 @@ class VmcpBackend:
         """The identity that opened a session (``None``: no such session here)."""
         state = self.clients.get(session_id)
         return state.identity if state is not None else None
+
+    def _cached(
+        self,
+        client: str,
+        method: str,
+        message: Message,
+        final: Callable[[Relay, bytes], bytes] | None,
+    ) -> tuple[bytes | None, Callable[[Relay, bytes], bytes] | None]:
+        """A fresh cached result of this read-only call, else the ``final`` rewrite that also
+        keeps the answer (module :mod:`~mcpb.aggregator.result_cache`)."""
+        cache = self.cache
+        params = message.get("params")
+        if cache is None or method != "tools/call" or not isinstance(params, dict):
+            return None, final
+        name = params.get("name")
+        if name not in self.view.read_only_tools():
+            return None, final
+        key = cache.key(client, str(name), params.get("arguments"))
+        if key is None:
+            return None, final
+        hit = cache.get(key)
+        if hit is not None:
+            return hit, final
+
+        def keep(relay: Relay, payload: bytes) -> bytes:
+            answer = final(relay, payload) if final is not None else payload
+            cache.put_answer(key, answer)
+            return answer
+
+        return None, keep
 
     def _tool_filter(self, client: str) -> Callable[[str], bool] | None:
         """Which tools ``client`` may see and call here (``None``: every selected one)."""
