@@ -351,3 +351,51 @@ def test_an_admin_token_that_is_a_client_key_is_refused(tmp_path: Path) -> None:
         .splitlines()[-1]
         .endswith("admin token: it is also the key of clients.ci; use another")
     )
+
+
+def test_a_rotated_key_set_is_read_again_for_an_unknown_kid(keys: Keys, tmp_path: Path) -> None:
+    """The provider rotates: a token signed with a new key (new kid) is accepted once the
+    set is read again — and a made-up kid within the refresh interval reads nothing."""
+    served = tmp_path / "served"
+    served.mkdir()
+    jwks = served / "jwks.json"
+    jwks.write_text(json.dumps(keys.jwks()))
+    hits: list[str] = []
+
+    class Counting(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            super().do_GET()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Counting, directory=str(served)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"
+    jwt_config = {"jwks": url, "issuer": ISSUER, "jwks_refresh": 1.0}
+    config = {
+        "upstreams": {"a": {"stdio": echo_command()}},
+        "vmcps": {"r": {"select": [{"upstreams": ["a"]}], "auth": {"jwt": jwt_config}}},
+    }
+    try:
+        with aggregating(write_config(tmp_path, config)) as running:
+            running.wait_for({"a": "up"})
+            assert post(running, "r", token(keys, running, "r")).status_code == 200
+            assert len(hits) == 1
+            new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            rotated = {**RSAAlgorithm.to_jwk(new_key.public_key(), as_dict=True), "kid": "rsa-2"}
+            jwks.write_text(json.dumps({"keys": [*keys.jwks()["keys"], rotated]}))
+            now = int(time.time())
+            claims = {"iss": ISSUER, "sub": "alice", "aud": running.url("r"), "exp": now + 60}
+            fresh = jwt.encode(claims, new_key, algorithm="RS256", headers={"kid": "rsa-2"})
+            assert post(running, "r", fresh).status_code == 401  # read too recently
+            assert len(hits) == 1
+            time.sleep(1.1)
+            assert post(running, "r", fresh).status_code == 200  # read again, then accepted
+            assert len(hits) == 2
+            assert post(running, "r", fresh).status_code == 200  # now cached
+            assert len(hits) == 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -127,7 +127,9 @@ class Authenticator:
         accepted = set(auth.keys) if auth else set()
         self.keys = {digest: client for digest, client in keys.items() if client in accepted}
         self.allow = frozenset(vmcp.allow) if vmcp.allow is not None else None
-        self._jwks = JwksSource(self.jwt.jwks) if self.jwt and self.jwt.jwks else None
+        self._jwks = (
+            JwksSource(self.jwt.jwks, self.jwt.jwks_refresh) if self.jwt and self.jwt.jwks else None
+        )
         self._secret: str | None = None
         if self.jwt and self.jwt.secret_env:
             self._secret = environ.get(self.jwt.secret_env) or None

@@ -293,6 +293,12 @@ class JwtConfig(_Model):
         default=None, description="for the protected-resource metadata (default: [issuer])"
     )
     leeway: float = Field(default=30.0, ge=0, le=300, description="seconds of clock skew")
+    jwks_refresh: float = Field(
+        default=30.0,
+        ge=0,
+        le=86400,
+        description="least seconds between two reads of the JWKS caused by unknown key ids",
+    )
 
     @model_validator(mode="after")
     def _keys(self) -> JwtConfig:

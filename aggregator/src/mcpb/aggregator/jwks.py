@@ -2,8 +2,9 @@
 
 A JWKS comes from a URL (``https://idp/jwks.json``) or a file. It is read on first use, kept,
 and read again when a token names a ``kid`` the cached set lacks — the identity provider has
-rotated its keys — but at most once per :data:`REFRESH_INTERVAL`, so a stream of tokens with
-made-up key ids cannot make the gateway hammer the provider. Reading goes through the loader's
+rotated its keys — but at most once per ``jwt.jwks_refresh`` seconds (default
+:data:`REFRESH_INTERVAL`), so a stream of tokens with made-up key ids cannot make the gateway
+hammer the provider. Reading goes through the loader's
 bounded fetch (size limit, timeouts, retries) in a worker thread.
 """
 
@@ -37,8 +38,9 @@ class JwksError(Exception):
 class JwksSource:
     """One key set, by location."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, refresh_interval: float = REFRESH_INTERVAL) -> None:
         self.location = location
+        self.refresh_interval = refresh_interval
         self._keys: dict[str, PyJWK] = {}
         self._unnamed: list[PyJWK] = []
         self._read_at: float | None = None
@@ -53,7 +55,8 @@ class JwksSource:
         async with self._lock:
             found = self._lookup(kid)
             recent = (
-                self._read_at is not None and time.monotonic() - self._read_at < REFRESH_INTERVAL
+                self._read_at is not None
+                and time.monotonic() - self._read_at < self.refresh_interval
             )
             if found is None and not recent:
                 await self._refresh()
