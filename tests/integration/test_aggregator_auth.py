@@ -97,7 +97,7 @@ def gateway(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ag
                     "jwt": {"jwks": jwks_url, "issuer": ISSUER, "scopes": ["mcp"]},
                     "keys": ["ci"],
                 },
-                "allow": ["ci", "sub:alice"],
+                "allow": ["ci", "sub:alice", "claim:groups=ops"],
             },
             "prod": {
                 "select": select,
@@ -259,6 +259,8 @@ def test_scopes_and_allow_lists_are_403(keys: Keys, gateway: Aggregator) -> None
     bob = post(gateway, "dev", token(keys, gateway, sub="bob"))
     assert bob.status_code == 403
     assert bob.json()["error"]["message"] == "vmcp dev: sub:bob is not allowed here"
+    in_ops = token(keys, gateway, sub="carol", groups=["dev", "ops"])  # allowed by a claim
+    assert post(gateway, "dev", in_ops).status_code == 200
 
 
 def test_api_keys_name_their_client_and_open_only_their_vmcps(gateway: Aggregator) -> None:

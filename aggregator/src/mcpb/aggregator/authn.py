@@ -166,7 +166,7 @@ class Authenticator:
                 f"vmcp {self.name}: the token lacks scope {missing}",
                 headers=[(b"www-authenticate", self._challenge(base, "insufficient_scope"))],
             )
-        if self.allow is not None and identity.name not in self.allow:
+        if self.allow is not None and not allowed(identity, self.allow):
             raise AuthHTTPError(
                 "not_allowed", 403, f"vmcp {self.name}: {identity.name} is not allowed here"
             )
@@ -263,6 +263,20 @@ class Authenticator:
             "bearer_methods_supported": ["header"],
             "resource_name": f"vmcp {self.name}",
         }
+
+
+def allowed(identity: Identity, allow: frozenset[str]) -> bool:
+    """``allow`` names the identity (``ci``, ``sub:alice``) or one of its token's claims
+    (``claim:NAME=VALUE``: the claim equals VALUE, or is a list holding it)."""
+    if identity.name in allow:
+        return True
+    for entry in allow:
+        if entry.startswith("claim:"):
+            name, _, value = entry[len("claim:") :].partition("=")
+            claim = identity.claims.get(name)
+            if claim == value or (isinstance(claim, list) and value in claim):
+                return True
+    return False
 
 
 def _bearer(scope: Scope) -> str | None:

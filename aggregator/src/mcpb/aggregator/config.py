@@ -228,7 +228,8 @@ class VmcpConfig(_Model):
     )
     allow: list[str] | None = Field(
         default=None,
-        description="identities allowed: client names and sub:SUBJECT (absent: any authenticated)",
+        description="identities allowed: client names, sub:SUBJECT, claim:NAME=VALUE "
+        "(absent: any authenticated)",
     )
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     cache: CacheConfig | None = Field(
