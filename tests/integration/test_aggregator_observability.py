@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -141,3 +142,48 @@ def test_request_ids_are_kept_only_when_sane_and_metrics_need_the_admin_token(
     made = access_lines(aggregator)[-1]["request_id"]
     assert made != weird and len(made) == 32
     assert httpx.get(f"{aggregator.base_url}/metrics").status_code == 401
+
+
+def test_spans_follow_the_clients_trace_and_lead_the_upstreams(tmp_path: Path) -> None:
+    """With the otel extra and OTEL_TRACES_EXPORTER=console, each request is a server span,
+    child of the client's traceparent; the upstream gets that span as its parent."""
+    recorder = Recorder()
+    config = {
+        "upstreams": {"rec": {"url": recorder.url}},
+        "vmcps": {"traced": {"select": [{"upstreams": ["rec"]}]}},
+    }
+    parent = "00f067aa0ba902b7"
+    try:
+        with aggregating(
+            write_config(tmp_path, config), env={"OTEL_TRACES_EXPORTER": "console"}
+        ) as running:
+            running.wait_for({"rec": "up"})
+            url = running.url("traced")
+            with httpx.Client() as http:
+                session = initialize(http, url)
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "rec__hello", "arguments": {}},
+                }
+                sent = headers(session, traceparent=f"00-{TRACE}-{parent}-01")
+                assert http.post(url, json=body, headers=sent).status_code == 200
+            running.stop()  # the provider flushes at shutdown
+            spans = [
+                json.loads(line)
+                for line in running.log
+                if line.startswith("{") and '"context"' in line
+            ]
+    finally:
+        recorder.close()
+    call = next(s for s in spans if s["attributes"].get("mcp.method") == "tools/call")
+    assert call["name"] == "vmcp traced" and call["kind"] == "SpanKind.SERVER"
+    assert call["context"]["trace_id"] == f"0x{TRACE}"
+    assert call["parent_id"] == f"0x{parent}"
+    assert call["attributes"]["mcp.tool"] == "rec/hello"
+    assert call["attributes"]["http.response.status_code"] == 200
+    sent_up = next(
+        h for h, m in zip(recorder.seen, recorder.methods, strict=True) if m == "tools/call"
+    )
+    assert sent_up["traceparent"] == f"00-{TRACE}-{call['context']['span_id'][2:]}-01"

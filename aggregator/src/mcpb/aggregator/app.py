@@ -30,6 +30,7 @@ from mcpb.aggregator.authn import (
 from mcpb.aggregator.exchange import current_exchange, open_exchange, session_hash
 from mcpb.aggregator.gateway import Gateway, Vmcp
 from mcpb.aggregator.metrics import CONTENT_TYPE, Metrics
+from mcpb.aggregator.tracing import Tracing
 from mcpb.aggregator.upstream import UP
 from mcpb.mcphttp.asgi import JSON, Receive, Scope, Send, respond
 from mcpb.mcphttp.errors import DisconnectedError, HTTPError
@@ -42,10 +43,17 @@ _PREFIX = "/vmcp/"
 class AggregatorApp:
     """Routes requests to the vMCPs, discovery, health and the admin API."""
 
-    def __init__(self, gateway: Gateway, admin: AdminApi, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        admin: AdminApi,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.gateway = gateway
         self.admin = admin
         self.metrics = metrics or gateway_metrics(gateway)
+        self.tracing = tracing
         self._guard = RequestGuard(gateway.http)
         self._health = HealthEndpoint()
         self._ready = ReadyEndpoint(self.readiness)
@@ -95,6 +103,7 @@ class AggregatorApp:
         caller's identity travels in the scope's ``state``. Every request is counted and
         logged once it ends (:class:`~mcpb.aggregator.exchange.Exchange`)."""
         exchange = open_exchange(name, scope["headers"], scope["method"])
+        span = self.tracing.start(exchange) if self.tracing is not None else None
         opened = current_exchange.set(exchange)
 
         async def send_status(message: MutableMapping[str, Any]) -> None:
@@ -129,6 +138,8 @@ class AggregatorApp:
             current_exchange.reset(opened)
             config = self.gateway.config
             self.metrics.record(exchange, count=config.metrics.enabled, log=config.access_log)
+            if span is not None and self.tracing is not None:
+                self.tracing.end(span, exchange)
 
     async def _resource_metadata(self, resource_path: str, scope: Scope, send: Send) -> None:
         """RFC 9728 metadata of ``/vmcp/NAME/mcp``, for vMCPs that take JWTs; no credentials."""

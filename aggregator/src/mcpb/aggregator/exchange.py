@@ -35,6 +35,7 @@ class Exchange:
     request_id: str
     trace_id: str | None = None
     trace_flags: str = "00"
+    parent_id: str | None = None  # the client's span, from its traceparent
     span_id: str = field(default_factory=lambda: f"{_random.getrandbits(64):016x}")
     started: float = field(default_factory=time.monotonic)
     http_method: str = ""
@@ -69,6 +70,7 @@ def open_exchange(vmcp: str, headers: list[tuple[bytes, bytes]], http_method: st
     """An exchange for a request with these headers: its request id and trace context."""
     request_id = None
     trace_id = None
+    parent_id = None
     flags = "00"
     for key, value in headers:
         if key == b"x-request-id":
@@ -77,9 +79,9 @@ def open_exchange(vmcp: str, headers: list[tuple[bytes, bytes]], http_method: st
         elif key == b"traceparent":
             match = _TRACEPARENT.match(value.decode("latin-1"))
             if match is not None and match.group(1) != "0" * 32:
-                trace_id, flags = match.group(1), match.group(3)
+                trace_id, parent_id, flags = match.group(1), match.group(2), match.group(3)
     made = request_id or f"{_random.getrandbits(128):032x}"
-    exchange = Exchange(vmcp, made, trace_id, flags)
+    exchange = Exchange(vmcp, made, trace_id, flags, parent_id=parent_id)
     exchange.http_method = http_method
     return exchange
 

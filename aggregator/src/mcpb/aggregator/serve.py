@@ -26,6 +26,7 @@ from mcpb.aggregator.credentials import admin_token, check_admin_distinct, clien
 from mcpb.aggregator.errors import ConfigError
 from mcpb.aggregator.gateway import Gateway
 from mcpb.aggregator.sources import SpawnPlan, plan_changes
+from mcpb.aggregator.tracing import configure_tracing
 from mcpb.aggregator.upstream import UpstreamSettings
 from mcpb.bundle.errors import McpbError
 from mcpb.loader.config import default_cache_dir
@@ -87,7 +88,8 @@ async def serve_aggregator(
     )
     current_token: list[str | None] = [token]
     admin = AdminApi(gateway, lambda: current_token[0], options.cache_dir)
-    app = AggregatorApp(gateway, admin)
+    tracing = configure_tracing(os.environ)
+    app = AggregatorApp(gateway, admin, tracing=tracing)
     watcher: asyncio.Task[None] | None = None
 
     async def startup() -> None:
@@ -100,6 +102,8 @@ async def serve_aggregator(
         if watcher is not None:
             watcher.cancel()
         await gateway.close()
+        if tracing is not None:
+            tracing.shutdown()
 
     def ready() -> None:
         names = ", ".join(f"/vmcp/{name}/mcp" for name in gateway.vmcps) or "no vMCPs yet"
