@@ -88,7 +88,11 @@ def gateway(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ag
         },
         "upstreams": {
             "a": {"stdio": echo_command()},
-            "rec": {"url": recorder.url, "headers": {"X-Team": "core"}},
+            "rec": {
+                "url": recorder.url,
+                "headers": {"X-Team": "core"},
+                "bearer_env": "MCPB_T_UPSTREAM_TOKEN",
+            },
         },
         "vmcps": {
             "dev": {
@@ -113,7 +117,7 @@ def gateway(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ag
             "open": {"select": select},
         },
     }
-    env = {"MCPB_T_BOT_KEY": BOT_KEY, "MCPB_T_HS": HS_SECRET}
+    env = {"MCPB_T_BOT_KEY": BOT_KEY, "MCPB_T_HS": HS_SECRET, "MCPB_T_UPSTREAM_TOKEN": "up-tok"}
     with aggregating(write_config(root, config), env=env) as running:
         running.wait_for({"a": "up", "rec": "up"})
         running.recorder = recorder  # type: ignore[attr-defined]
@@ -304,8 +308,9 @@ def test_the_sdk_client_with_a_bearer_token_and_nothing_reaches_upstream(
     assert "rec__hello" in tools and "a__echo" in tools
     assert text == "hi"
     seen = gateway.recorder.seen  # type: ignore[attr-defined]
-    assert seen and all("authorization" not in h for h in seen)
-    assert all(h.get("x-team") == "core" for h in seen)  # its own configured headers only
+    # the upstream's own credentials only: never the client's token
+    assert seen and all(h.get("authorization") == "Bearer up-tok" for h in seen)
+    assert all(h.get("x-team") == "core" for h in seen)
 
 
 def test_no_auth_is_refused_off_loopback_unless_said() -> None:

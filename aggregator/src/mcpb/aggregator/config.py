@@ -60,6 +60,15 @@ class UpstreamConfig(_Model):
     headers: dict[str, str] = Field(
         default_factory=dict, description="HTTP headers sent upstream (url, sse)"
     )
+    headers_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers sent upstream whose values come from these variables",
+    )
+    bearer_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="a variable holding a token sent upstream as Authorization: Bearer",
+    )
     env: dict[str, str] = Field(
         default_factory=dict, description="environment of a spawned server (stdio, bundles)"
     )

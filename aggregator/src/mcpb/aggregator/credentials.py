@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from mcpb.aggregator.config import AggregatorConfig, ClientConfig
+from mcpb.aggregator.config import AggregatorConfig, ClientConfig, UpstreamConfig
 from mcpb.aggregator.errors import ConfigError
 
 
@@ -79,3 +79,20 @@ def check_admin_distinct(token: str | None, keys: Mapping[str, str]) -> None:
     if token is not None and key_digest(token) in keys:
         name = keys[key_digest(token)]
         raise ConfigError(f"admin token: it is also the key of clients.{name}; use another")
+
+
+def upstream_headers(
+    name: str, upstream: UpstreamConfig, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """The headers an HTTP upstream gets: its static ``headers``, those whose values come from
+    the environment (``headers_env``) and ``bearer_env`` as ``Authorization: Bearer``. They are
+    the upstream's own credentials; a client's never travel upstream."""
+    headers = dict(upstream.headers)
+    for header, variable in upstream.headers_env.items():
+        headers[header] = _read_secret(
+            f"upstreams.{name}.headers_env.{header}", variable, None, environ
+        )
+    if upstream.bearer_env is not None:
+        token = _read_secret(f"upstreams.{name}.bearer_env", upstream.bearer_env, None, environ)
+        headers["Authorization"] = f"Bearer {token}"
+    return headers

@@ -29,6 +29,7 @@ from typing import Any
 from mcpb.aggregator.ask import UpstreamRefusedError, ask, request
 from mcpb.aggregator.catalog import LISTS, Catalog
 from mcpb.aggregator.config import UpstreamConfig
+from mcpb.aggregator.credentials import upstream_headers
 from mcpb.aggregator.http_upstream import HttpUpstream
 from mcpb.aggregator.names import uri_token
 from mcpb.aggregator.relay import ClientState, Relay
@@ -168,14 +169,17 @@ class Upstream:
             return HttpUpstream(
                 config.url,
                 self.name,
-                headers=config.headers,
+                headers=upstream_headers(self.name, config),
                 timeout=config.timeout,
                 on_unreachable=self.unreachable,
             )
         if kind == "sse":
             assert config.sse is not None
             return SseUpstream(
-                config.sse, self.name, headers=config.headers, timeout=config.timeout
+                config.sse,
+                self.name,
+                headers=upstream_headers(self.name, config),
+                timeout=config.timeout,
             )
         assert self.plan is not None
         settings = StdioSettings(
