@@ -20,15 +20,15 @@ from tests.support.recorder import Recorder
 from tests.support.servers import echo_command
 
 KEYS = {"ci": "ci-key-for-limits", "bot": "bot-key-for-limits"}
+CLIENTS = {
+    name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()} for name, key in KEYS.items()
+}
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aggregator]:
     config = {
-        "clients": {
-            name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
-            for name, key in KEYS.items()
-        },
+        "clients": CLIENTS,
         "upstreams": {"a": {"stdio": echo_command()}},
         "vmcps": {
             "lim": {
@@ -119,10 +119,7 @@ def test_another_identity_can_neither_listen_to_nor_end_a_session(limited: Aggre
 
 def test_a_tool_allow_list_hides_and_refuses(tmp_path: Path) -> None:
     config = {
-        "clients": {
-            name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
-            for name, key in KEYS.items()
-        },
+        "clients": CLIENTS,
         "upstreams": {"a": {"stdio": echo_command()}},
         "vmcps": {
             "acl": {
@@ -183,10 +180,7 @@ def test_an_upstream_at_its_concurrency_limit_answers_503(tmp_path: Path) -> Non
 def test_read_only_results_are_cached_per_identity_for_the_ttl(tmp_path: Path) -> None:
     recorder = Recorder()
     config = {
-        "clients": {
-            name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
-            for name, key in KEYS.items()
-        },
+        "clients": CLIENTS,
         "upstreams": {"rec": {"url": recorder.url}},
         "vmcps": {
             "cached": {
