@@ -132,7 +132,7 @@ class AggregatorApp:
                 current_identity.reset(token)
         except HTTPError as err:
             exchange.status = err.status
-            exchange.reason = getattr(err, "reason", None)
+            exchange.reason = err.reason if isinstance(err, AuthHTTPError) else None
             raise
         finally:
             current_exchange.reset(opened)

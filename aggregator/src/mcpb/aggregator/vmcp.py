@@ -222,30 +222,38 @@ class VmcpBackend:
                 await self._set_level(session, message)
                 deliver_final(session, sink, _result(request_id, b"{}"))
             else:
-                route, routed, final = self._route(method, message)
-                target = f"{route.upstream}/{route.name}" if method == "tools/call" else None
-                keep = self._tool_filter(client) if target else None
-                if keep is not None and target and not keep(target):  # hidden is refused too
-                    name = message.get("params", {}).get("name")
-                    raise _RefusedError(INVALID_PARAMS, f"Unknown tool: {name}")
-                exchange.upstream, exchange.tool = route.upstream, target
-                try:
-                    self.limiter.admit(client, method, target, request_id)
-                except RateLimitedError:
-                    exchange.outcome = "rate_limited"
-                    raise
-                cached, final = self._cached(client, method, message, final)
-                if cached is not None:
-                    deliver_final(session, sink, _result(request_id, cached))
-                    exchange.outcome = "cached"
-                    return
-                await self._forward(session, route, routed, sink, final)
+                await self._call(session, message, sink, client, exchange)
         except _RefusedError as refusal:
             unavailable = refusal.code == jsonrpc.SERVER_UNAVAILABLE
             exchange.outcome = "unavailable" if unavailable else "refused"
             deliver_final(
                 session, sink, jsonrpc.error_bytes(request_id, refusal.code, refusal.text)
             )
+
+    async def _call(
+        self, session: Session, message: Message, sink: Sink | None, client: str, exchange: Exchange
+    ) -> None:
+        """A routed request: the caller's tool access, its limits, the result cache, then the
+        upstream."""
+        request_id, method = message["id"], message["method"]
+        route, routed, final = self._route(method, message)
+        target = f"{route.upstream}/{route.name}" if method == "tools/call" else None
+        keep = self._tool_filter(client) if target else None
+        if keep is not None and target and not keep(target):  # hidden is refused too
+            name = message.get("params", {}).get("name")
+            raise _RefusedError(INVALID_PARAMS, f"Unknown tool: {name}")
+        exchange.upstream, exchange.tool = route.upstream, target
+        try:
+            self.limiter.admit(client, method, target, request_id)
+        except RateLimitedError:
+            exchange.outcome = "rate_limited"
+            raise
+        cached, final = self._cached(client, method, message, final)
+        if cached is not None:
+            deliver_final(session, sink, _result(request_id, cached))
+            exchange.outcome = "cached"
+            return
+        await self._forward(session, route, routed, sink, final)
 
     def owner_of(self, session_id: str) -> str | None:
         """The identity that opened a session (``None``: no such session here)."""
