@@ -27,7 +27,7 @@ from mcpb.aggregator.authn import (
     identity_name,
     request_base,
 )
-from mcpb.aggregator.exchange import current_exchange, open_exchange, session_hash
+from mcpb.aggregator.exchange import current_exchange, open_exchange
 from mcpb.aggregator.gateway import Gateway, Vmcp
 from mcpb.aggregator.metrics import CONTENT_TYPE, Metrics
 from mcpb.aggregator.tracing import Tracing
@@ -116,7 +116,7 @@ class AggregatorApp:
                 self._guard.check(scope["headers"])
                 identity = await vmcp.auth.identify(scope)
                 exchange.client = identity_name(identity)
-                exchange.session = _require_owner(vmcp, scope, exchange.client)
+                exchange.session_id = _require_owner(vmcp, scope, exchange.client)
             else:
                 identity = None
             state = {**scope.get("state", {}), "identity": identity}
@@ -170,20 +170,21 @@ class AggregatorApp:
 
 def _require_owner(vmcp: Vmcp, scope: Scope, caller: str) -> str | None:
     """A session id is not a credential: every request naming a session (header, or the legacy
-    ``sessionId`` query) must come from the identity that opened it. Returns the session as
-    logs show it (hashed)."""
-    session_id = next((v for k, v in scope["headers"] if k == b"mcp-session-id"), None)
+    ``sessionId`` query) must come from the identity that opened it. Returns the session id."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    raw = next((v for k, v in headers if k == b"mcp-session-id"), None)
+    session_id = raw.decode("latin-1") if raw is not None else None
     if session_id is None and scope.get("query_string"):
         ids = parse_qs(scope["query_string"].decode("latin-1")).get("sessionId")
-        session_id = ids[0].encode("latin-1") if ids else None
+        session_id = ids[0] if ids else None
     if session_id is None:
         return None
-    owner = vmcp.backend.owner_of(session_id.decode("latin-1"))
+    owner = vmcp.backend.owner_of(session_id)
     if owner is not None and owner != caller:
         raise AuthHTTPError(
             "session_owner", 403, f"vmcp {vmcp.name}: this session belongs to another identity"
         )
-    return session_hash(session_id.decode("latin-1"))
+    return session_id
 
 
 def gateway_metrics(gateway: Gateway) -> Metrics:

@@ -40,6 +40,7 @@ from jwt.exceptions import (
 )
 
 from mcpb.aggregator.config import AggregatorConfig, JwtConfig, VmcpConfig
+from mcpb.aggregator.credentials import key_digest
 from mcpb.aggregator.errors import ConfigError
 from mcpb.aggregator.jwks import JwksError, JwksSource
 from mcpb.mcphttp.asgi import Scope
@@ -137,6 +138,7 @@ class Authenticator:
                 raise ConfigError(
                     f"vmcps.{name}.auth.jwt.secret_env: {self.jwt.secret_env} is not set"
                 )
+        self._scopes = frozenset(self.jwt.scopes) if self.jwt else frozenset()
         algorithms = self.jwt.algorithms if self.jwt and self.jwt.algorithms else None
         self.algorithms = tuple(algorithms or (*_ASYMMETRIC, *(("HS256",) if self._secret else ())))
 
@@ -144,27 +146,26 @@ class Authenticator:
         """The caller, or ``None`` on a vMCP without authentication; raises :class:`HTTPError`."""
         if not self.required:
             return None
-        base = request_base(scope, self.public_url)
         token = _bearer(scope)
         if token is None:
-            raise self._unauthorized(base, None)
+            raise self._unauthorized(scope, None)
         try:
             if self.jwt is not None and _JWT_SHAPE.match(token):
-                identity = await self._verify_jwt(token, base)
+                identity = await self._verify_jwt(token, scope)
             elif self.keys:
                 identity = self._verify_key(token)
             else:
                 raise AuthRefusedError("malformed", "the bearer value is not a JWT")
         except AuthRefusedError as failure:
-            raise self._unauthorized(base, failure) from None
-        wanted = set(self.jwt.scopes) if self.jwt and identity.claims else set()
-        if not wanted <= identity.scopes:
-            missing = " ".join(sorted(wanted - identity.scopes))
+            raise self._unauthorized(scope, failure) from None
+        if identity.claims and not self._scopes <= identity.scopes:  # scopes: of tokens only
+            missing = " ".join(sorted(self._scopes - identity.scopes))
+            challenge = self._challenge(scope, "insufficient_scope")
             raise AuthHTTPError(
                 "insufficient_scope",
                 403,
                 f"vmcp {self.name}: the token lacks scope {missing}",
-                headers=[(b"www-authenticate", self._challenge(base, "insufficient_scope"))],
+                headers=[(b"www-authenticate", challenge)],
             )
         if self.allow is not None and not allowed(identity, self.allow):
             raise AuthHTTPError(
@@ -173,14 +174,12 @@ class Authenticator:
         return identity
 
     def _verify_key(self, token: str) -> Identity:
-        from mcpb.aggregator.credentials import key_digest
-
         client = self.keys.get(key_digest(token))
         if client is None:
             raise AuthRefusedError("unknown_key", "the API key is not accepted here")
         return Identity(client)
 
-    async def _verify_jwt(self, token: str, base: str) -> Identity:
+    async def _verify_jwt(self, token: str, scope: Scope) -> Identity:
         assert self.jwt is not None
         try:
             header = jwt.get_unverified_header(token)
@@ -205,7 +204,9 @@ class Authenticator:
             if jwk is None:
                 raise AuthRefusedError("unknown_key", "no key of the key set matches the token")
             key = jwk.key
-        audience = self.jwt.audience or resource_url(base, self.name)
+        audience = self.jwt.audience or resource_url(
+            request_base(scope, self.public_url), self.name
+        )
         try:
             claims = jwt.decode(
                 token,
@@ -232,10 +233,11 @@ class Authenticator:
             raise AuthRefusedError("invalid", f"the token is invalid: {err}") from None
         return Identity(f"sub:{claims['sub']}", _scopes(claims), claims)
 
-    def _challenge(self, base: str, error: str | None, detail: str | None = None) -> bytes:
+    def _challenge(self, scope: Scope, error: str | None, detail: str | None = None) -> bytes:
         if self.jwt is None:
             parts = [f"realm={_quote('vmcp/' + self.name)}"]
         else:
+            base = request_base(scope, self.public_url)
             parts = [f"resource_metadata={_quote(metadata_url(base, self.name))}"]
             if self.jwt.scopes:
                 parts.append(f"scope={_quote(' '.join(self.jwt.scopes))}")
@@ -245,9 +247,9 @@ class Authenticator:
             parts.append(f"error_description={_quote(detail)}")
         return ("Bearer " + ", ".join(parts)).encode("latin-1", "replace")
 
-    def _unauthorized(self, base: str, failure: AuthRefusedError | None) -> HTTPError:
+    def _unauthorized(self, scope: Scope, failure: AuthRefusedError | None) -> HTTPError:
         detail = str(failure) if failure else None
-        header = self._challenge(base, "invalid_token" if failure else None, detail)
+        header = self._challenge(scope, "invalid_token" if failure else None, detail)
         text = f"vmcp {self.name}: " + (detail or "authentication required")
         reason = failure.reason if failure else "missing"
         return AuthHTTPError(reason, 401, text, headers=[(b"www-authenticate", header)])

@@ -96,3 +96,13 @@ def upstream_headers(
         token = _read_secret(f"upstreams.{name}.bearer_env", upstream.bearer_env, None, environ)
         headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+def check_upstream_credentials(
+    config: AggregatorConfig, environ: Mapping[str, str] = os.environ
+) -> None:
+    """Refuse a configuration whose HTTP upstreams' credentials cannot be read (a missing
+    variable), before any upstream starts with half its headers."""
+    for name, upstream in config.upstreams.items():
+        if upstream.kind in ("url", "sse"):
+            upstream_headers(name, upstream, environ)

@@ -41,7 +41,7 @@ class Exchange:
     http_method: str = ""
     status: int = 0
     client: str = "anonymous"
-    session: str | None = None
+    session_id: str | None = None  # the raw id: written only hashed (:func:`session_hash`)
     method: str | None = None
     tool: str | None = None
     upstream: str | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 from mcpb.aggregator.authn import Authenticator, require_auth_off_loopback
 from mcpb.aggregator.config import AggregatorConfig, LimitsConfig, VmcpConfig
-from mcpb.aggregator.credentials import client_keys, upstream_headers
+from mcpb.aggregator.credentials import check_upstream_credentials, client_keys
 from mcpb.aggregator.limits import Limiter, Rate
 from mcpb.aggregator.result_cache import ResultCache
 from mcpb.aggregator.selection import may_select
@@ -82,7 +82,9 @@ class Gateway:
         ``plans`` holds the launch plans of the spawned upstreams that are new or changed
         (:func:`~mcpb.aggregator.sources.plan_changes`); the others keep running.
         """
-        auths = self.authenticators(config)  # may refuse: before anything changes
+        # what may refuse the configuration, before anything changes
+        auths = self.authenticators(config)
+        check_upstream_credentials(config)
         old = self.config
         self.config = config
         changed: set[str] = set()
@@ -132,12 +134,8 @@ class Gateway:
 
     def authenticators(self, config: AggregatorConfig) -> dict[str, Authenticator]:
         """Each vMCP's authentication, from ``config`` and the keys it names; refuses a vMCP
-        without authentication off loopback and an unreadable key, secret or upstream
-        credential (before anything is started)."""
+        without authentication off loopback and an unreadable key or secret."""
         require_auth_off_loopback(config, self.http.host)
-        for name, upstream in config.upstreams.items():
-            if upstream.kind in ("url", "sse"):
-                upstream_headers(name, upstream)
         keys = client_keys(config)
         return {
             name: Authenticator(name, vmcp, keys, config.public_url)

@@ -2,10 +2,9 @@
 
 A JWKS comes from a URL (``https://idp/jwks.json``) or a file. It is read on first use, kept,
 and read again when a token names a ``kid`` the cached set lacks — the identity provider has
-rotated its keys — but at most once per ``jwt.jwks_refresh`` seconds (default
-:data:`REFRESH_INTERVAL`), so a stream of tokens with made-up key ids cannot make the gateway
-hammer the provider. Reading goes through the loader's
-bounded fetch (size limit, timeouts, retries) in a worker thread.
+rotated its keys — but at most once per ``refresh_interval`` (``jwt.jwks_refresh``) seconds, so
+a stream of tokens with made-up key ids cannot make the gateway hammer the provider. Reading
+goes through the loader's bounded fetch (size limit, timeouts, retries) in a worker thread.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from mcpb.bundle.errors import McpbError
 from mcpb.bundle.jsondoc import JsonDocumentError, parse_json_object
 from mcpb.loader.fetch import FetchOptions, fetch, redact
 
-#: Seconds between two reads of a key set caused by unknown key ids.
-REFRESH_INTERVAL = 30.0
 #: The largest key set read, bytes.
 MAX_JWKS = 256 << 10
 # A request waits for the read: two tries and 15 s at most, never a progress bar.
@@ -38,7 +35,7 @@ class JwksError(Exception):
 class JwksSource:
     """One key set, by location."""
 
-    def __init__(self, location: str, refresh_interval: float = REFRESH_INTERVAL) -> None:
+    def __init__(self, location: str, refresh_interval: float) -> None:
         self.location = location
         self.refresh_interval = refresh_interval
         self._keys: dict[str, PyJWK] = {}

@@ -163,9 +163,6 @@ class Limiter:
     ) -> None:
         self._checks.append((label, rate, _Tracked(lambda now: kind(rate, now)), pattern))
 
-    def __bool__(self) -> bool:
-        return bool(self._checks)
-
     def admit(self, client: str, method: str, target: str | None, rpc_id: object) -> None:
         """Count one call of ``client`` (``target``: the original ``UPSTREAM/TOOL`` of a tool
         call); raise :class:`RateLimitedError` when a limit refuses it.

@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mcpb.aggregator.exchange import Exchange
+from mcpb.aggregator.exchange import Exchange, session_hash
 
 #: Where access-log lines go: stderr.
 ACCESS_LOG_FD = 2
@@ -107,7 +107,7 @@ class Metrics:
         )
         self.cache_hits = Counter(
             "mcpb_cache_hits",
-            "List requests answered from the vMCP's cached lists",
+            "Requests answered from a cache: lists, and cached results of read-only tools",
             ["vmcp"],
             registry=self.registry,
         )
@@ -160,7 +160,7 @@ def _write_line(exchange: Exchange, seconds: float) -> None:
         {
             "ts": round(time.time(), 3),
             "request_id": exchange.request_id,
-            "session": exchange.session,
+            "session": session_hash(exchange.session_id) if exchange.session_id else None,
             "vmcp": exchange.vmcp,
             "client": exchange.client,
             "http_method": exchange.http_method,
