@@ -24,7 +24,7 @@ from mcpb.bundle.extract import safe_extract
 from mcpb.bundle.meta import pack_bundle
 from mcpb.mcphttp import HttpSettings, McpHttpApp, SessionTable
 from tests.inprocess.asgi_driver import call
-from tests.inprocess.test_transport_core import INIT, FakeBackend
+from tests.inprocess.rig import INIT, FakeBackend
 from tests.support.manifests import minimal_manifest
 
 pytestmark = pytest.mark.abuse

@@ -9,7 +9,7 @@ client that never reads: the first body chunk blocks its sender until the client
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ async def call(
     path: str,
     *,
     body: Any = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str | list[str]] | None = None,
     root_path: str = "",
     query: bytes = b"",
     until: Callable[[bytes], bool] | None = None,
@@ -40,7 +40,10 @@ async def call(
     read: bool = True,
 ) -> Reply:
     raw = b"" if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
-    sent = {"host": "127.0.0.1:8000", "content-type": "application/json"}
+    sent: dict[str, str | list[str]] = {
+        "host": "127.0.0.1:8000",
+        "content-type": "application/json",
+    }
     sent.update(headers or {})
     scope = {
         "type": "http",
@@ -48,7 +51,11 @@ async def call(
         "path": path,
         "root_path": root_path,
         "query_string": query,
-        "headers": [(k.lower().encode(), v.encode()) for k, v in sent.items()],
+        "headers": [
+            (k.lower().encode(), v.encode())
+            for k, values in sent.items()
+            for v in (values if isinstance(values, list) else [values])
+        ],
     }
     reply = Reply()
     left = asyncio.Event()

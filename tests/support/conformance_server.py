@@ -1,17 +1,26 @@
 """A stdio MCP server offering what the official conformance suite's server scenarios call.
 
 Stdlib only, raw JSON-RPC (no SDK), written from the suite's own scenario descriptions
-(``npx @modelcontextprotocol/conformance list``, 0.1.16): the ``test_*`` tools, the
-``test://`` resources and template, the ``test_*`` prompts, completion, logging levels and
-subscriptions. Served through ``mcpb bridge`` or an aggregator upstream, it lets the suite
-check the hop in between: a failure is the intermediary's.
+(``npx @modelcontextprotocol/conformance list``, 0.1.16 and 0.2.0-alpha.12): the ``test_*``
+tools, the ``test://`` resources and template, the ``test_*`` prompts, completion, logging
+levels and subscriptions. Served through ``mcpb bridge`` or an aggregator upstream, it lets
+the suite check the hop in between: a failure is the intermediary's.
+
+It is a server of the handshake era (2025-11-25 at most), as every stdio server is today: it
+asks its client questions with server→client requests, never with ``input_required``. The
+2026-07-28 scenarios therefore test the hop's translation. Requests run on threads, so a call
+waiting for an answer does not hold up the others; a question asked under a key (its request
+id) that an older, unanswered question still holds supersedes that one (the older is
+cancelled toward the client), as a server keeping one question per key would.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
+from itertools import count
 from typing import Any
 
 VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -21,40 +30,72 @@ PNG = (
 )
 WAV = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA="
 LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
-state: dict[str, Any] = {"level": "debug", "subscribed": set(), "asked": 0}
-_backlog: list[dict[str, Any]] = []
+state: dict[str, Any] = {"level": "debug", "subscribed": set()}
+_write = threading.Lock()
+_asks = count(1)
+_waiting: dict[Any, _Question] = {}
+_waiting_lock = threading.Lock()
+
+
+class QuestionGoneError(Exception):
+    """The question was cancelled or superseded before it was answered."""
+
+
+class _Question:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: dict[str, Any] | None = None
 
 
 def send(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    line = json.dumps(message) + "\n"
+    with _write:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def notify(method: str, params: dict[str, Any]) -> None:
     send({"jsonrpc": "2.0", "method": method, "params": params})
 
 
-def read() -> dict[str, Any] | None:
-    if _backlog:
-        return _backlog.pop(0)
-    line = sys.stdin.readline()
-    return json.loads(line) if line else None
+def ask_all(questions: list[tuple[str, dict[str, Any], str | None]]) -> list[dict[str, Any]]:
+    """Send server→client requests (method, params, key) at once; wait for every answer.
+
+    A key is the request's id (generated when None). An answer is the JSON-RPC response;
+    raises QuestionGoneError when a question was superseded.
+    """
+    pending: list[tuple[Any, _Question]] = []
+    for method, params, key in questions:
+        ask_id: Any = key or f"ask-{next(_asks)}"
+        question = _Question()
+        with _waiting_lock:
+            older = _waiting.pop(ask_id, None)
+            _waiting[ask_id] = question
+        if older is not None:
+            notify("notifications/cancelled", {"requestId": ask_id, "reason": "superseded"})
+            older.done.set()
+        send({"jsonrpc": "2.0", "id": ask_id, "method": method, "params": params})
+        pending.append((ask_id, question))
+    answers = []
+    for _, question in pending:
+        question.done.wait()
+        if question.answer is None:
+            raise QuestionGoneError
+        answers.append(question.answer)
+    return answers
 
 
-def ask(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Send a server→client request and wait for its answer (other messages are kept)."""
-    state["asked"] += 1
-    ask_id = f"ask-{state['asked']}"
-    send({"jsonrpc": "2.0", "id": ask_id, "method": method, "params": params})
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            sys.exit(0)
-        message = json.loads(line)
-        if message.get("id") == ask_id and "method" not in message:
-            answer: dict[str, Any] = message
-            return answer
-        _backlog.append(message)
+def ask(method: str, params: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """One server→client request; its JSON-RPC response."""
+    return ask_all([(method, params, key)])[0]
+
+
+def answered(message: dict[str, Any]) -> None:
+    with _waiting_lock:
+        question = _waiting.pop(message.get("id"), None)
+    if question is not None:
+        question.answer = message
+        question.done.set()
 
 
 def log(level: str, data: str) -> None:
@@ -68,6 +109,31 @@ def text(value: str, *, error: bool = False) -> dict[str, Any]:
 
 def schema(**properties: Any) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+JSON_SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
 
 
 def tool(name: str, description: str, input_schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -87,23 +153,45 @@ TOOLS = [
     tool("test_elicitation", "Asks the client for input", schema(message={"type": "string"})),
     tool("test_elicitation_sep1034_defaults", "Elicits with defaults"),
     tool("test_elicitation_sep1330_enums", "Elicits with every enum form"),
+    tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", JSON_SCHEMA_2020_12),
+    tool("test_logging_tool", "Logs while it runs"),
+    tool("test_missing_capability", "Needs sampling: asks the client to sample"),
+    tool("test_streaming_elicitation", "Asks the client for input mid-call"),
+    tool("test_trigger_tool_change", "Adds a tool and says the list changed"),
+    tool("test_trigger_prompt_change", "Adds a prompt and says the list changed"),
     tool(
-        "json_schema_2020_12_tool",
-        "Tool with JSON Schema 2020-12 features",
+        "test_header_parameter",
+        "Echoes a region that travels in the Mcp-Param-Region header too",
         {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
-            "$defs": {
-                "address": {
-                    "type": "object",
-                    "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
-                }
-            },
-            "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
-            "additionalProperties": False,
+            "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+            "required": ["region"],
         },
     ),
+    *(
+        tool(f"test_input_required_result_{name}", f"Asks the client: {name}")
+        for name in (
+            "elicitation",
+            "sampling",
+            "list_roots",
+            "request_state",
+            "multiple_inputs",
+            "multi_round",
+            "tampered_state",
+            "capabilities",
+        )
+    ),
 ]
+ELICIT_NAME = {
+    "message": "What is your name?",
+    "requestedSchema": schema(name={"type": "string"}),
+}
+SAMPLE_CAPITAL = {
+    "messages": [
+        {"role": "user", "content": {"type": "text", "text": "What is the capital of France?"}}
+    ],
+    "maxTokens": 100,
+}
 
 RESOURCES = [
     {
@@ -149,7 +237,16 @@ PROMPTS = [
         "arguments": [{"name": "resourceUri", "description": "URI", "required": True}],
     },
     {"name": "test_prompt_with_image", "description": "A prompt with an image"},
+    {"name": "test_input_required_result_prompt", "description": "Asks the client first"},
 ]
+
+
+class ToolError(Exception):
+    """Fail the call with this JSON-RPC error object."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message"))
+        self.error = error
 
 
 def call_tool(params: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +352,74 @@ def call_tool(params: dict[str, Any]) -> dict[str, Any]:
         return text(f"Elicitation completed: {json.dumps(answer.get('result'))}")
     if name == "json_schema_2020_12_tool":
         return text(json.dumps(args))
+    if name == "test_logging_tool":
+        for line in ("Logging tool started", "Logging tool finished"):
+            notify(
+                "notifications/message", {"level": "info", "logger": "conformance", "data": line}
+            )
+        return text("Logging tool completed")
+    if name == "test_missing_capability":
+        answer = ask("sampling/createMessage", SAMPLE_CAPITAL)
+        if "error" in answer:  # the client cannot sample: this call cannot be served
+            raise ToolError(answer["error"])
+        return text(f"LLM response: {answer['result']['content']['text']}")
+    if name == "test_streaming_elicitation":
+        answer = ask("elicitation/create", ELICIT_NAME)
+        return text(f"Elicitation answer: {json.dumps(answer.get('result', answer.get('error')))}")
+    if name == "test_trigger_tool_change":
+        TOOLS.append(tool(f"test_added_tool_{len(TOOLS)}", "Added at run time"))
+        notify("notifications/tools/list_changed", {})
+        return text("Tool list changed")
+    if name == "test_trigger_prompt_change":
+        PROMPTS.append({"name": f"test_added_prompt_{len(PROMPTS)}", "description": "Added"})
+        notify("notifications/prompts/list_changed", {})
+        return text("Prompt list changed")
+    if name == "test_header_parameter":
+        return text(f"Region: {args.get('region')}")
+    if isinstance(name, str) and name.startswith("test_input_required_result_"):
+        return asking_tool(name[len("test_input_required_result_") :])
     raise LookupError(f"Unknown tool: {name}")
+
+
+def asking_tool(kind: str) -> dict[str, Any]:
+    """The tools whose questions a 2026-07-28 hop turns into ``input_required`` results."""
+    if kind in ("elicitation", "tampered_state"):
+        answer = ask("elicitation/create", ELICIT_NAME, "user_name")
+        content = (answer.get("result") or {}).get("content") or {}
+        return text(f"Hello, {content.get('name')}!")
+    if kind == "request_state":
+        ask("elicitation/create", ELICIT_NAME, "user_name")
+        # Answered only through the hop's validated requestState.
+        return text("state-ok: the answer came back with a valid request state")
+    if kind == "sampling":
+        answer = ask("sampling/createMessage", SAMPLE_CAPITAL, "capital_question")
+        return text(f"LLM response: {answer['result']['content']['text']}")
+    if kind == "list_roots":
+        answer = ask("roots/list", {}, "client_roots")
+        roots = (answer.get("result") or {}).get("roots") or []
+        return text(f"Roots: {', '.join(str(r.get('uri')) for r in roots)}")
+    if kind == "multiple_inputs":
+        answers = ask_all(
+            [
+                ("elicitation/create", ELICIT_NAME, "user_name"),
+                ("sampling/createMessage", SAMPLE_CAPITAL, "capital_question"),
+                ("roots/list", {}, "client_roots"),
+            ]
+        )
+        return text(f"Got {len(answers)} answers")
+    if kind == "multi_round":
+        first = ask("elicitation/create", ELICIT_NAME, "step1")
+        second = ask("elicitation/create", {**ELICIT_NAME, "message": "And your city?"}, "step2")
+        return text(f"Rounds: {json.dumps([first.get('result'), second.get('result')])}")
+    if kind == "capabilities":  # asks for both; a client without one refuses that one
+        answers = ask_all(
+            [
+                ("sampling/createMessage", SAMPLE_CAPITAL, "capital_question"),
+                ("elicitation/create", ELICIT_NAME, "user_name"),
+            ]
+        )
+        return text(f"Answers: {json.dumps([a.get('result', a.get('error')) for a in answers])}")
+    raise LookupError(f"Unknown tool: test_input_required_result_{kind}")
 
 
 def read_resource(uri: str) -> dict[str, Any]:
@@ -293,6 +457,10 @@ def get_prompt(params: dict[str, Any]) -> dict[str, Any]:
         content = {"type": "resource", "resource": resource}
     elif name == "test_prompt_with_image":
         content = {"type": "image", "data": PNG, "mimeType": "image/png"}
+    elif name == "test_input_required_result_prompt":
+        answer = ask("elicitation/create", ELICIT_NAME, "prompt_input")
+        who = ((answer.get("result") or {}).get("content") or {}).get("name")
+        content = {"type": "text", "text": f"A prompt for {who}"}
     else:
         raise LookupError(f"Unknown prompt: {name}")
     return {"messages": [{"role": "user", "content": content}]}
@@ -347,33 +515,38 @@ def handle(message: dict[str, Any]) -> dict[str, Any] | None:
     raise NotImplementedError(method)
 
 
+def serve(message: dict[str, Any]) -> None:
+    """Answer one request (on its own thread)."""
+    try:
+        result = handle(message)
+    except QuestionGoneError:
+        return  # superseded: the call ends without an answer, as a cancelled one does
+    except ToolError as err:
+        send({"jsonrpc": "2.0", "id": message["id"], "error": err.error})
+        return
+    except NotImplementedError as err:
+        error = {"code": -32601, "message": f"Method not found: {err}"}
+        send({"jsonrpc": "2.0", "id": message["id"], "error": error})
+        return
+    except KeyError as err:
+        uri = err.args[0]
+        error = {"code": -32002, "message": f"Resource not found: {uri}", "data": {"uri": uri}}
+        send({"jsonrpc": "2.0", "id": message["id"], "error": error})
+        return
+    except LookupError as err:
+        error = {"code": -32602, "message": str(err)}
+        send({"jsonrpc": "2.0", "id": message["id"], "error": error})
+        return
+    send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+
 def main() -> None:
-    while True:
-        message = read()
-        if message is None:
-            return
-        if "id" not in message or "method" not in message:
-            continue
-        try:
-            result = handle(message)
-        except NotImplementedError as err:
-            error = {"code": -32601, "message": f"Method not found: {err}"}
-            send({"jsonrpc": "2.0", "id": message["id"], "error": error})
-            continue
-        except KeyError as err:
-            error = {"code": -32002, "message": f"Resource not found: {err.args[0]}"}
-            send({"jsonrpc": "2.0", "id": message["id"], "error": error})
-            continue
-        except LookupError as err:
-            send(
-                {
-                    "jsonrpc": "2.0",
-                    "id": message["id"],
-                    "error": {"code": -32602, "message": str(err)},
-                }
-            )
-            continue
-        send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+    for line in sys.stdin:
+        message = json.loads(line)
+        if "method" not in message:
+            answered(message)
+        elif "id" in message:
+            threading.Thread(target=serve, args=(message,), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ class FutureSink:
         """Never: interim messages go to the session (which refuses them)."""
         return False
 
+    @property
+    def waiting(self) -> bool:
+        """Never: the aggregator itself waits for the answer."""
+        return False
+
     def put(self, payload: bytes, *, final: bool) -> bool:
         """Resolve the future with the answer; refuse anything else."""
         if not final or self.future.done():

@@ -118,6 +118,11 @@ class RelaySink:
         """As the client's sink (a legacy session has none: its stream gets everything)."""
         return self.sink is not None and self.sink.streaming
 
+    @property
+    def waiting(self) -> bool:
+        """As the client's sink."""
+        return self.sink is not None and self.sink.waiting
+
     def put(self, payload: bytes, *, final: bool) -> bool:
         """Deliver to the client: the answer as it is (or rewritten), interim rewritten."""
         if final:

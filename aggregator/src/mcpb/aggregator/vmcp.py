@@ -40,7 +40,6 @@ from mcpb.mcphttp.versions import LATEST_PROTOCOL_VERSION, NEGOTIABLE_PROTOCOL_V
 
 log = logging.getLogger("mcpb.aggregator")
 
-INVALID_PARAMS = -32602
 #: The spec's code for a resource that does not exist.
 RESOURCE_NOT_FOUND = -32002
 SERVER_VERSION = "0.1.0"
@@ -241,7 +240,7 @@ class VmcpBackend:
         keep = self._tool_filter(client) if target else None
         if keep is not None and target and not keep(target):  # hidden is refused too
             name = message.get("params", {}).get("name")
-            raise _RefusedError(INVALID_PARAMS, f"Unknown tool: {name}")
+            raise _RefusedError(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
         exchange.upstream, exchange.tool = route.upstream, target
         try:
             self.limiter.admit(client, method, target, request_id)
@@ -309,7 +308,7 @@ class VmcpBackend:
         cursor = params.get("cursor") if isinstance(params, dict) else None
         page = self.view.page(method, cursor, self.page_size, keep)
         if page is None:
-            raise _RefusedError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
+            raise _RefusedError(jsonrpc.INVALID_PARAMS, f"invalid cursor {cursor!r}")
         deliver_final(session, sink, _result(request_id, page))
 
     def _route(
@@ -341,16 +340,16 @@ class VmcpBackend:
 
     def _named(self, method: str, name: Any, what: str) -> Route:
         if not isinstance(name, str):
-            raise _RefusedError(INVALID_PARAMS, f"a {what} name is required")
+            raise _RefusedError(jsonrpc.INVALID_PARAMS, f"a {what} name is required")
         route = self.view.routes.get(method, {}).get(name)
         if route is None:
             conflict = self.view.conflicts.get(method, {}).get(name)
-            raise _RefusedError(INVALID_PARAMS, conflict or f"Unknown {what}: {name}")
+            raise _RefusedError(jsonrpc.INVALID_PARAMS, conflict or f"Unknown {what}: {name}")
         return route
 
     def _resource(self, uri: Any) -> Route:
         if not isinstance(uri, str):
-            raise _RefusedError(INVALID_PARAMS, "a resource URI is required")
+            raise _RefusedError(jsonrpc.INVALID_PARAMS, "a resource URI is required")
         view = self.view
         for key in ("resources/list", "resources/templates/list"):
             route = view.routes.get(key, {}).get(uri)
@@ -452,7 +451,7 @@ class VmcpBackend:
         params = message.get("params")
         level = params.get("level") if isinstance(params, dict) else None
         if client is None or not isinstance(level, str):
-            raise _RefusedError(INVALID_PARAMS, "logging/setLevel needs a level")
+            raise _RefusedError(jsonrpc.INVALID_PARAMS, "logging/setLevel needs a level")
         client.log_level = level
         asks = []
         for name, relay in client.relays.items():

@@ -37,8 +37,9 @@ class McpHttpApp:
         health = HealthEndpoint()  # alive whenever it can answer
         for path in settings.health_paths:
             self._open[path] = health
+        self._streamable = StreamableEndpoint(sessions, settings)
         self._guarded: dict[str, ASGIApp] = {
-            settings.mcp_path: StreamableEndpoint(sessions, settings),
+            settings.mcp_path: self._streamable,
             settings.sse_path: LegacyStreamEndpoint(sessions, settings),
             settings.message_path: LegacyMessageEndpoint(sessions, settings),
         }
@@ -54,6 +55,7 @@ class McpHttpApp:
 
     async def shutdown(self) -> None:
         """End every session and close every backend."""
+        self._streamable.close()
         await self.sessions.close()
 
     async def readiness(self) -> Readiness:

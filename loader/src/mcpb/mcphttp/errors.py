@@ -17,7 +17,7 @@ Headers = list[tuple[bytes, bytes]]
 class HTTPError(Exception):
     """Answer the request with ``status`` and stop handling it.
 
-    ``rpc_id`` and ``code`` fill the JSON-RPC error body; ``plain=True`` sends ``text`` as
+    ``rpc_id``, ``code`` and ``data`` fill the JSON-RPC error body; ``plain=True`` sends ``text`` as
     ``text/plain`` instead. ``headers`` are added to the response (``Retry-After``, ``Allow``).
     """
 
@@ -30,6 +30,7 @@ class HTTPError(Exception):
         code: int = jsonrpc.INVALID_REQUEST,
         headers: Headers | None = None,
         plain: bool = False,
+        data: Any = None,
     ) -> None:
         super().__init__(text)
         self.status = status
@@ -38,13 +39,26 @@ class HTTPError(Exception):
         self.code = code
         self.headers = headers or []
         self.plain = plain
+        self.data = data
 
     def body(self) -> tuple[bytes, bytes]:
         """(content type, body) of the response."""
         if self.plain:
             return b"text/plain", self.text.encode("utf-8")
-        return b"application/json", jsonrpc.error_bytes(self.rpc_id, self.code, self.text)
+        body = jsonrpc.error(self.rpc_id, self.code, self.text, self.data)
+        return b"application/json", jsonrpc.dumps(body)
 
 
 class DisconnectedError(Exception):
     """The client went away before its request was read: nothing is left to answer."""
+
+
+UNAVAILABLE = "the MCP server is unavailable"
+
+
+def unavailable(rpc_id: Any = None, why: BaseException | None = None) -> HTTPError:
+    """503: the backend cannot take the message now (its reason, when it gave one)."""
+    text = str(why) if why is not None and str(why) else UNAVAILABLE
+    return HTTPError(
+        503, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE, headers=[(b"retry-after", b"1")]
+    )

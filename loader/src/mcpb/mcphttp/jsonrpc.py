@@ -13,7 +13,16 @@ import orjson
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
 METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
 INTERNAL_ERROR: Final = -32603
+#: 2026-07-28: a routing header disagrees with the body, or a required one is missing.
+HEADER_MISMATCH: Final = -32020
+#: 2026-07-28: the request needs a client capability it did not declare.
+MISSING_CLIENT_CAPABILITY: Final = -32021
+#: 2026-07-28: the request names a protocol version this server does not serve.
+UNSUPPORTED_PROTOCOL_VERSION: Final = -32022
+#: 2025 revisions: the resource does not exist (2026-07-28 uses -32602 instead).
+RESOURCE_NOT_FOUND_2025: Final = -32002
 #: The request was cancelled (the code LSP uses; MCP defines none).
 REQUEST_CANCELLED: Final = -32800
 #: Implementation-defined server error: the stdio server is down or exited mid-request.

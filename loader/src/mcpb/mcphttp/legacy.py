@@ -26,10 +26,10 @@ from mcpb.mcphttp.asgi import (
     start_stream,
 )
 from mcpb.mcphttp.backend import BackendUnavailableError
-from mcpb.mcphttp.errors import HTTPError
+from mcpb.mcphttp.errors import UNAVAILABLE, HTTPError
 from mcpb.mcphttp.sessions import SessionTable
 from mcpb.mcphttp.settings import HttpSettings
-from mcpb.mcphttp.streamable import UNAVAILABLE, open_session
+from mcpb.mcphttp.streamable import open_session
 
 
 class LegacyStreamEndpoint:

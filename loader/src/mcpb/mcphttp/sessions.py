@@ -47,6 +47,8 @@ class SessionTable:
         self._stopping: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self.shared: Backend | None = None
+        self._stateless: Backend | None = None
+        self._stateless_start: asyncio.Lock | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -108,6 +110,24 @@ class SessionTable:
         )
         return session
 
+    async def stateless_backend(self) -> Backend:
+        """The backend serving requests outside any session (the 2026-07-28 era).
+
+        The shared backend when there is one; otherwise one of its own, started on first use
+        and closed with the table (a per-session backend would be a process per request).
+        """
+        if self.shared is not None:
+            return self.shared
+        if self._stateless is None:
+            if self._stateless_start is None:
+                self._stateless_start = asyncio.Lock()
+            async with self._stateless_start:
+                if self._stateless is None:
+                    backend = self._factory("stateless")
+                    await backend.start()
+                    self._stateless = backend
+        return self._stateless
+
     def backend_of(self, session: Session) -> Backend:
         """The backend serving ``session``."""
         return self.shared or self._own[session.id]
@@ -154,3 +174,5 @@ class SessionTable:
             await asyncio.gather(*self._stopping, return_exceptions=True)
         if self.shared is not None:
             await self.shared.close()
+        if self._stateless is not None:
+            await self._stateless.close()

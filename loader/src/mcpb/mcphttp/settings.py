@@ -27,6 +27,11 @@ class HttpSettings:
     ``max_buffer`` bounds, in bytes, each buffer one client can make the server hold (its
     stream, a request's stream, messages waiting for a stream); ``hold_seconds`` is how long a
     message waits for the client to open a stream.
+
+    The 2026-07-28 era (``modern``, on unless a backend cannot serve it yet): list results and
+    ``resources/read`` carry ``cache_ttl_ms`` and ``cache_scope`` unless the server set its
+    own; a request waiting for its client's input (``input_required``) is cancelled after
+    ``input_timeout`` seconds, and at most ``max_sessions`` wait at once.
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +52,10 @@ class HttpSettings:
     base_url: str = ""
     max_buffer: int = DEFAULT_MAX_BUFFER
     hold_seconds: float = 10.0
+    modern: bool = True
+    cache_ttl_ms: int = 0
+    cache_scope: str = "private"
+    input_timeout: float = 300.0
 
     def __post_init__(self) -> None:
         paths = [self.mcp_path, self.sse_path, self.message_path, self.ready_path]
@@ -68,5 +77,13 @@ class HttpSettings:
             raise UsageError(f"the client buffer must be at least 64 KiB, got {self.max_buffer}")
         if self.hold_seconds <= 0:
             raise UsageError(f"the hold time must be positive, got {self.hold_seconds}")
+        if self.cache_ttl_ms < 0:
+            raise UsageError(
+                f"the cache TTL must be 0 or more milliseconds, got {self.cache_ttl_ms}"
+            )
+        if self.cache_scope not in ("public", "private"):
+            raise UsageError(f"the cache scope must be public or private, got {self.cache_scope!r}")
+        if self.input_timeout <= 0:
+            raise UsageError(f"the input timeout must be positive, got {self.input_timeout}")
         if self.keepalive_interval <= 0:
             raise UsageError(f"keep-alive interval must be positive, got {self.keepalive_interval}")

@@ -7,8 +7,10 @@ first thing it sees, or switches to an SSE stream when something came before it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
+from mcpb.mcphttp.asgi import Receive, wait_disconnect
 from mcpb.mcphttp.buffer import DEFAULT_MAX_BUFFER, ByteQueue
 
 
@@ -22,6 +24,11 @@ class Sink(Protocol):
     @property
     def streaming(self) -> bool:
         """Whether interim messages may go here (else they go to the session's stream)."""
+
+    @property
+    def waiting(self) -> bool:
+        """The request waits for its client to come back with input (2026-07-28
+        ``input_required``): it is blocked, so nothing the server says now is about it."""
 
     def put(self, payload: bytes, *, final: bool) -> bool:
         """Queue a message (``final``: the answer); False when it cannot be delivered here."""
@@ -46,6 +53,11 @@ class RequestSink:
         self.done = False
         self.overflowed = False
 
+    @property
+    def waiting(self) -> bool:
+        """Never: an HTTP request waits here for its answer."""
+        return False
+
     def put(self, payload: bytes, *, final: bool) -> bool:
         """Queue a message; False when the client is gone, overflowed or the request finished."""
         if self.closed or self.done:
@@ -62,3 +74,33 @@ class RequestSink:
     def finished(self) -> bool:
         """True once the response was queued and everything before it was taken."""
         return self.done and self.queue.empty()
+
+
+#: How long an answer may take before the client's connection is watched for a disconnect.
+#: Most answers come sooner, and then no watcher is ever started: watching costs a task and a
+#: receive() per request, which the hot path (thousands of requests a second) cannot afford.
+WATCH_AFTER = 0.05
+
+
+async def first_or_departure(sink: RequestSink, receive: Receive) -> bytes | None:
+    """The first message for the request, or None when its client left (or overflowed)."""
+    watcher: asyncio.Future[None] | None = None
+
+    def watch() -> None:
+        nonlocal watcher
+        watcher = asyncio.ensure_future(wait_disconnect(receive))
+        watcher.add_done_callback(lambda done: _end_unless_cancelled(done, sink))
+
+    timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
+    try:
+        return await sink.queue.get()
+    finally:
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
+
+
+def _end_unless_cancelled(watcher: asyncio.Future[None], sink: RequestSink) -> None:
+    """The client left while its answer was awaited: wake the waiter with the end marker."""
+    if not watcher.cancelled():
+        sink.queue.end()

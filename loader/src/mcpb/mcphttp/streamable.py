@@ -33,32 +33,23 @@ from mcpb.mcphttp.asgi import (
     read_json_body,
     respond,
     start_stream,
-    wait_disconnect,
 )
 from mcpb.mcphttp.backend import BackendUnavailableError
-from mcpb.mcphttp.errors import HTTPError
+from mcpb.mcphttp.errors import HTTPError, unavailable
 from mcpb.mcphttp.jsonrpc import Message
+from mcpb.mcphttp.modern.endpoint import ModernEndpoint
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sessions import SessionLimitError, SessionTable
 from mcpb.mcphttp.settings import HttpSettings
-from mcpb.mcphttp.sink import RequestSink
+from mcpb.mcphttp.sink import RequestSink, first_or_departure
 from mcpb.mcphttp.versions import (
     BATCH_PROTOCOL_VERSIONS,
     DEFAULT_PROTOCOL_VERSION,
     HEADER_PROTOCOL_VERSIONS,
+    is_modern_request,
 )
 
 log = logging.getLogger("mcpb.http")
-
-UNAVAILABLE = "the MCP server is unavailable"
-
-
-def unavailable(rpc_id: Any = None, why: BaseException | None = None) -> HTTPError:
-    """503: the backend cannot take the message now (its reason, when it gave one)."""
-    text = str(why) if why is not None and str(why) else UNAVAILABLE
-    return HTTPError(
-        503, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE, headers=[(b"retry-after", b"1")]
-    )
 
 
 async def open_session(
@@ -88,12 +79,23 @@ class StreamableEndpoint:
     def __init__(self, sessions: SessionTable, settings: HttpSettings) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.modern = ModernEndpoint(sessions, settings) if settings.modern else None
+
+    def close(self) -> None:
+        """End what the 2026-07-28 era keeps open (listen streams, calls waiting for input)."""
+        if self.modern is not None:
+            self.modern.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         headers: dict[bytes, bytes] = dict(scope["headers"])
         if method == "POST":
-            await self._post(headers, receive, send)
+            await self._post(scope["headers"], headers, receive, send)
+        elif self.modern is not None and is_modern_request(
+            headers.get(b"mcp-protocol-version"), None
+        ):
+            # 2026-07-28 is POST only: no GET stream, no session to DELETE.
+            raise HTTPError(405, "method not allowed", plain=True, headers=[(b"allow", b"POST")])
         elif method == "GET":
             await self._get(headers, receive, send)
         elif method == "DELETE":
@@ -120,12 +122,23 @@ class StreamableEndpoint:
             raise HTTPError(404, "session not found (unknown or ended)")
         return session
 
-    async def _post(self, headers: dict[bytes, bytes], receive: Receive, send: Send) -> None:
+    async def _post(
+        self,
+        raw_headers: list[tuple[bytes, bytes]],
+        headers: dict[bytes, bytes],
+        receive: Receive,
+        send: Send,
+    ) -> None:
         body = await read_json_body(headers, receive, self.settings.max_body)
+        message = parse_message(body)
+        if self.modern is not None and is_modern_request(
+            headers.get(b"mcp-protocol-version"), message
+        ):
+            await self.modern.post(raw_headers, headers, message, receive, send)
+            return
         wants_json, wants_sse = accepts(headers.get(b"accept"))
         if not (wants_json or wants_sse):
             raise HTTPError(406, "Accept must allow application/json or text/event-stream")
-        message = parse_message(body)
         if isinstance(message, list):
             await self._post_batch(message, headers, send)
             return
@@ -174,7 +187,7 @@ class StreamableEndpoint:
                 await backend.forward_request(session, message, sink)
             except BackendUnavailableError as err:
                 raise unavailable(client_id, err) from None
-            first = await _answer_or_departure(sink, receive)
+            first = await first_or_departure(sink, receive)
             if first is None:
                 sink.closed = True
                 why = "its stream overflowed" if sink.overflowed else "the client disconnected"
@@ -306,33 +319,3 @@ class StreamableEndpoint:
 async def _final(sink: RequestSink) -> bytes:
     """A batched request's answer (its sink does not stream: the answer is all it gets)."""
     return await sink.queue.get() or b"null"
-
-
-#: How long an answer may take before the client's connection is watched for a disconnect.
-#: Most answers come sooner, and then no watcher is ever started: watching costs a task and a
-#: receive() per request, which the hot path (thousands of requests a second) cannot afford.
-WATCH_AFTER = 0.05
-
-
-async def _answer_or_departure(sink: RequestSink, receive: Receive) -> bytes | None:
-    """The first message for the request, or None when its client left (or overflowed)."""
-    watcher: asyncio.Future[None] | None = None
-
-    def watch() -> None:
-        nonlocal watcher
-        watcher = asyncio.ensure_future(wait_disconnect(receive))
-        watcher.add_done_callback(lambda done: _end_unless_cancelled(done, sink))
-
-    timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
-    try:
-        return await sink.queue.get()
-    finally:
-        timer.cancel()
-        if watcher is not None:
-            watcher.cancel()
-
-
-def _end_unless_cancelled(watcher: asyncio.Future[None], sink: RequestSink) -> None:
-    """The client left while its answer was awaited: wake the waiter with the end marker."""
-    if not watcher.cancelled():
-        sink.queue.end()

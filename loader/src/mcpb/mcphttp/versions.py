@@ -1,4 +1,9 @@
-"""The MCP protocol revisions the transport serves, and what each allows on the wire."""
+"""The MCP protocol revisions the transport serves, and what each allows on the wire.
+
+Two eras share one endpoint: the handshake era (``initialize``, sessions; 2024-11-05 to
+2025-11-25) and the stateless era that began with 2026-07-28 (every request carries its
+version and the client's capabilities in ``params._meta``; no ``initialize``, no sessions).
+"""
 
 from __future__ import annotations
 
@@ -15,3 +20,29 @@ BATCH_PROTOCOL_VERSIONS: frozenset[str] = frozenset({"2024-11-05", "2025-03-26"}
 LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
 #: Every version a client may negotiate in ``initialize`` (the legacy SSE era included).
 NEGOTIABLE_PROTOCOL_VERSIONS: frozenset[str] = HEADER_PROTOCOL_VERSIONS
+#: Stateless-era versions (oldest first): no handshake, a ``_meta`` envelope per request.
+MODERN_PROTOCOL_VERSIONS: tuple[str, ...] = ("2026-07-28",)
+#: What ``server/discover`` and an unsupported-version error list: modern first.
+ALL_SERVED_VERSIONS: tuple[str, ...] = (
+    *reversed(MODERN_PROTOCOL_VERSIONS),
+    *reversed(SUPPORTED_PROTOCOL_VERSIONS),
+)
+
+
+def is_modern_request(header_version: bytes | None, message: object) -> bool:
+    """Whether a POSTed message belongs to the stateless era.
+
+    A ``MCP-Protocol-Version`` header naming anything but a handshake version (unknown values
+    included: the modern path rejects those with -32022) decides it; without the header, a
+    ``params._meta`` envelope naming a protocol version does (the spec's "how the client
+    opens"). A handshake version in the header is always the handshake era.
+    """
+    if header_version is not None:
+        return header_version.decode("latin-1").strip() not in HEADER_PROTOCOL_VERSIONS
+    if not isinstance(message, dict):
+        return False
+    params = message.get("params")
+    if not isinstance(params, dict):
+        return False
+    meta = params.get("_meta")
+    return isinstance(meta, dict) and "io.modelcontextprotocol/protocolVersion" in meta

@@ -36,7 +36,10 @@ def current_owner(
 
     A stdio server never says which request a message belongs to, so the owner is certain
     only when exactly one session has requests in flight to the child (``pending``, oldest
-    first), or, with none in flight, exactly one session is attached (``sessions``). Anything
+    first), or, with none in flight, exactly one session is attached (``sessions``).
+    Requests waiting for their client's input (a 2026-07-28 client that was handed the
+    server's question and has not come back) are blocked, so they count only when nothing
+    else is in flight. Anything
     else is :class:`Unattributed`: guessing would hand one client another's question.
 
     Within the owning session, the request whose stream carries the message is the oldest
@@ -45,12 +48,13 @@ def current_owner(
     already waiting on a question themselves, then age. Failing that the oldest request in
     flight of that session, then none (the session's GET stream).
     """
+    candidates = [p for p in pending if p.session is not None and not p.session.closed]
+    active = [p for p in candidates if p.sink is None or not p.sink.waiting]
     mine: list[Pending] = []
     busy: Session | None = None
-    for candidate in pending:
+    for candidate in active or candidates:
         session = candidate.session
-        if session is None or session.closed:
-            continue
+        assert session is not None
         if busy is None:
             busy = session
         elif session is not busy:

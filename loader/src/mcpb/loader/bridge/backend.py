@@ -74,6 +74,7 @@ class StdioBackend:
         self._pending = PendingTable()
         self._server_requests: dict[Any, tuple[Session, Pending | None]] = {}
         self._subscriptions: dict[str, set[str]] = {}
+        self._background: set[asyncio.Task[Message]] = set()
         #: Kinds of request (``tools/call NAME``, ``prompts/get``...) seen asking the client.
         self._askers: set[str] = set()
         self._init_params: Any = None
@@ -157,7 +158,9 @@ class StdioBackend:
     def detach(self, session: Session) -> None:
         """Forget a session: cancel its requests in the child, refuse its pending questions."""
         self.sessions.pop(session.id, None)
-        self._subscriptions.pop(session.id, None)
+        for uri in self._subscriptions.pop(session.id, ()):
+            if not self._subscribed(uri):
+                self._unsubscribe(uri)
         for pending in list(session.inflight.values()):
             if not isinstance(pending, Pending) or not self._pending.discard(pending):
                 continue
@@ -171,6 +174,20 @@ class StdioBackend:
             if owner is session:
                 del self._server_requests[request_id]
                 self._refuse_server_request(request_id, "the client session ended")
+
+    def _subscribed(self, uri: object) -> bool:
+        """Whether any session still subscribes to ``uri``."""
+        return any(uri in uris for uris in self._subscriptions.values())
+
+    def _unsubscribe(self, uri: str) -> None:
+        """The last subscriber of ``uri`` left: unsubscribe the child (answer ignored)."""
+        if self.supervisor.closing or self.supervisor.child is None:
+            return
+        work = self._internal_request("resources/unsubscribe", {"uri": uri}, _PROBE_TIMEOUT)
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_ignore_outcome)
 
     def _on_child_down(self, code: int) -> None:
         self._fail_all(f"the MCP server process exited (code {code}) before answering")
@@ -229,10 +246,15 @@ class StdioBackend:
         params = message.get("params")
         if isinstance(params, dict):
             method = message["method"]
-            if method == "resources/subscribe" and isinstance(params.get("uri"), str):
-                self._subscriptions.setdefault(session.id, set()).add(params["uri"])
+            uri = params.get("uri")
+            if method == "resources/subscribe" and isinstance(uri, str):
+                self._subscriptions.setdefault(session.id, set()).add(uri)
             elif method == "resources/unsubscribe":
-                self._subscriptions.get(session.id, set()).discard(params.get("uri"))
+                self._subscriptions.get(session.id, set()).discard(uri)
+                if self._subscribed(uri):  # others still listen: the child keeps sending
+                    answer = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
+                    self._deliver_final(session, sink, jsonrpc.dumps(answer))
+                    return
         pending = self._pending.add_request(session, message, sink, is_init=is_init)
         try:
             child.write(jsonrpc.dumps(message))
@@ -478,3 +500,9 @@ class StdioBackend:
             if pending.is_init:
                 self._release_init_wait()
             self._finish(pending, error_for(pending, text))
+
+
+def _ignore_outcome(task: asyncio.Task[Message]) -> None:
+    """Consume a background request's outcome (the child may be gone: that is fine)."""
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,286 @@
+"""The 2026-07-28 era on the streamable HTTP endpoint: stateless POSTs, checked in the spec's
+order, answered by the same backends as the handshake era.
+
+:class:`ModernEndpoint` takes the POSTs :func:`~mcpb.mcphttp.versions.is_modern_request`
+assigns to it. The checks run in the order the spec and its conformance suite expect
+(``docs/bridge.md``): Accept (406), a single request (400 -32600; a notification is 202 and
+dropped), routing headers not repeated and matching the body (400 -32020), the ``_meta``
+envelope (400 -32602), a served version (400 -32022), ``Mcp-Param-*`` headers (400 -32020).
+Then ``server/discover`` and ``subscriptions/listen`` are answered here, the methods the era
+removed get 404 -32601, and everything else goes to the backend as a handshake-era request
+of a :class:`~mcpb.mcphttp.modern.call.ModernCall`, which translates what comes back.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from mcpb.mcphttp import jsonrpc, sse
+from mcpb.mcphttp.asgi import (
+    JSON,
+    TEXT,
+    Receive,
+    Send,
+    accepts,
+    end_stream,
+    never,
+    pump,
+    respond,
+    start_stream,
+)
+from mcpb.mcphttp.backend import Backend, BackendUnavailableError
+from mcpb.mcphttp.errors import HTTPError, unavailable
+from mcpb.mcphttp.jsonrpc import Message
+from mcpb.mcphttp.modern.call import ModernCall
+from mcpb.mcphttp.modern.envelope import SERVER_INFO, Envelope, read_envelope, to_handshake_era
+from mcpb.mcphttp.modern.facts import ServerFacts
+from mcpb.mcphttp.modern.headers import VERSION, check_params, check_routing, routing_headers
+from mcpb.mcphttp.modern.listen import ListenStream, acknowledgement, closing_result, honoured
+from mcpb.mcphttp.modern.waiting import WaitingCalls
+from mcpb.mcphttp.session import Session
+from mcpb.mcphttp.sessions import SessionTable
+from mcpb.mcphttp.settings import HttpSettings
+from mcpb.mcphttp.sink import RequestSink, first_or_departure
+from mcpb.mcphttp.versions import ALL_SERVED_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+#: Methods the 2026-07-28 revision removed (or moved to an extension not served here).
+REMOVED = frozenset(
+    {
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "tasks/get",
+        "tasks/result",
+        "tasks/list",
+        "tasks/cancel",
+    }
+)
+#: Methods whose result may be ``input_required`` (the others never ask the client).
+ASKING = frozenset({"tools/call", "prompts/get", "resources/read"})
+_serial = itertools.count(1)
+
+
+class ModernEndpoint:
+    """POSTs of the 2026-07-28 era for one session table's backends."""
+
+    def __init__(self, sessions: SessionTable, settings: HttpSettings) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.facts = ServerFacts(settings.init_timeout, settings.max_buffer)
+        self.waiting = WaitingCalls(settings.max_sessions, settings.input_timeout)
+        self._listens: set[ListenStream] = set()
+        self._described = False
+
+    def close(self) -> None:
+        """Cancel the calls waiting for input and end the listen streams (shutdown)."""
+        self.waiting.close()
+        for stream in list(self._listens):
+            stream.end()
+
+    async def post(
+        self,
+        raw_headers: list[tuple[bytes, bytes]],
+        headers: dict[bytes, bytes],
+        message: Any,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Check one POSTed message in the spec's order, then answer or forward it."""
+        wants_json, wants_sse = accepts(headers.get(b"accept"))
+        if not (wants_json and wants_sse):
+            raise HTTPError(406, "Accept must list application/json and text/event-stream")
+        if isinstance(message, list) or "method" not in message:
+            raise HTTPError(400, "2026-07-28 takes one request or notification per POST")
+        if "id" not in message:
+            version = headers.get(VERSION, b"").decode("latin-1").strip()
+            if version not in MODERN_PROTOCOL_VERSIONS:
+                raise _unsupported(None, version)
+            await respond(send, 202, b"", TEXT)  # nothing to act on without a session
+            return
+        rpc_id = message["id"]
+        routing = routing_headers(raw_headers, rpc_id)
+        envelope = read_envelope(message)
+        check_routing(routing, message, envelope.version)
+        if not isinstance(envelope.version, str):
+            raise HTTPError(
+                400,
+                "params._meta protocolVersion must be a string",
+                rpc_id=rpc_id,
+                code=jsonrpc.INVALID_PARAMS,
+            )
+        if envelope.version not in MODERN_PROTOCOL_VERSIONS:
+            raise _unsupported(rpc_id, envelope.version)
+        method = message["method"]
+        if method in REMOVED:
+            raise HTTPError(
+                404,
+                f"Method not found: {method} (removed in 2026-07-28)",
+                rpc_id=rpc_id,
+                code=jsonrpc.METHOD_NOT_FOUND,
+            )
+        backend = await self._backend(rpc_id)
+        if method == "tools/call":
+            params = message.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            wanted = await self.facts.header_params(backend, name)
+            if wanted:
+                check_params(routing, wanted, message)
+        if method == "server/discover":
+            await self._discover(backend, rpc_id, send)
+        elif method == "subscriptions/listen":
+            await self._listen(backend, message, receive, send)
+        else:
+            await self._call(backend, message, envelope, receive, send)
+
+    async def _backend(self, rpc_id: Any) -> Backend:
+        """The stateless backend, initialised (once: a restarted server is re-initialised by
+        its backend)."""
+        try:
+            backend = await self.sessions.stateless_backend()
+        except Exception as err:
+            text = f"cannot start the MCP server: {err}"
+            raise HTTPError(502, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE) from None
+        if not self._described:
+            await self.facts.describe(backend)
+            self._described = True
+        return backend
+
+    async def _discover(self, backend: Backend, rpc_id: Any, send: Send) -> None:
+        description = await self.facts.describe(backend)
+        result: Message = {
+            "resultType": "complete",
+            "supportedVersions": list(ALL_SERVED_VERSIONS),
+            "capabilities": description.get("capabilities") or {},
+            "ttlMs": self.settings.cache_ttl_ms,
+            "cacheScope": self.settings.cache_scope,
+        }
+        if isinstance(description.get("instructions"), str):
+            result["instructions"] = description["instructions"]
+        if self.facts.server_info is not None:
+            result["_meta"] = {SERVER_INFO: self.facts.server_info}
+        body = jsonrpc.dumps({"jsonrpc": "2.0", "id": rpc_id, "result": result})
+        await respond(send, 200, body, JSON)
+
+    async def _call(
+        self, backend: Backend, message: Message, envelope: Envelope, receive: Receive, send: Send
+    ) -> None:
+        rpc_id = message["id"]
+        method = message["method"]
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        responses = _input_responses(params, rpc_id)
+        out = RequestSink(streaming=True, limit=self.settings.max_buffer)
+        if "requestState" in params and method in ASKING:
+            call = self.waiting.claim(
+                params["requestState"], method, params.get("name", params.get("uri")), rpc_id
+            )
+            call.attach(out, rpc_id)
+            call.resume(envelope, responses)
+        else:
+            serial = next(_serial)
+            session = Session(f"modern-{serial}", False, f"m{serial}")
+            hint = (self.settings.cache_ttl_ms, self.settings.cache_scope)
+            call = ModernCall(
+                self.waiting, backend, session, envelope, message, self.facts.server_info, hint
+            )
+            call.prepaid = responses
+            call.attach(out, rpc_id)
+            to_handshake_era(message)
+            try:
+                await backend.forward_request(session, message, call)
+            except BackendUnavailableError as err:
+                call.finished = True
+                raise unavailable(rpc_id, err) from None
+        await self._reply(call, out, receive, send)
+
+    async def _reply(
+        self, call: ModernCall, out: RequestSink, receive: Receive, send: Send
+    ) -> None:
+        """Answer one HTTP request of ``call``: JSON when the answer comes first, else SSE."""
+        first = await first_or_departure(out, receive)
+        if first is None:
+            out.closed = True
+            call.abandon("its stream overflowed" if out.overflowed else "the client disconnected")
+            return
+        if out.finished():
+            await respond(send, call.status, first, JSON)
+            return
+        await start_stream(send, None, sse.message_event(first))
+        if not out.finished():
+            stayed = await pump(
+                receive, send, out.queue, out.finished, self.settings.keepalive_interval
+            )
+            if not stayed or out.overflowed:
+                out.closed = True
+                call.abandon("the client disconnected" if not stayed else "its stream overflowed")
+                if not stayed:
+                    return
+        await end_stream(send)
+
+    async def _listen(
+        self, backend: Backend, message: Message, receive: Receive, send: Send
+    ) -> None:
+        rpc_id = message["id"]
+        params = message.get("params")
+        requested = params.get("notifications") if isinstance(params, dict) else None
+        description = await self.facts.describe(backend)
+        granted, uris = honoured(requested, description.get("capabilities"))
+        stream = ListenStream(self.settings.max_buffer, rpc_id, granted)
+        session = Session(f"listen-{stream.tag}", False, stream.tag)
+        session.stream = stream
+        backend.attach(session)
+        self._listens.add(stream)
+        try:
+            for uri in uris:
+                await self._subscribe(backend, session, uri)
+            await start_stream(send, None, sse.message_event(acknowledgement(rpc_id, granted)))
+            keepalive = self.settings.keepalive_interval
+            if await pump(receive, send, stream, never, keepalive):
+                body = sse.message_event(closing_result(rpc_id))
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                await end_stream(send)
+        finally:
+            self._listens.discard(stream)
+            session.close()
+            backend.detach(session)
+
+    async def _subscribe(self, backend: Backend, session: Session, uri: str) -> None:
+        request: Message = {
+            "jsonrpc": "2.0",
+            "id": f"subscribe-{next(_serial)}",
+            "method": "resources/subscribe",
+            "params": {"uri": uri},
+        }
+        sink = RequestSink(streaming=False, limit=self.settings.max_buffer)
+        try:
+            await backend.forward_request(session, request, sink)
+        except BackendUnavailableError as err:
+            raise unavailable(None, err) from None
+        await sink.queue.get()
+
+
+def _unsupported(rpc_id: Any, version: Any) -> HTTPError:
+    text = f"protocol version {version!r} is not supported"
+    data = {"supported": list(ALL_SERVED_VERSIONS), "requested": version}
+    return HTTPError(400, text, rpc_id=rpc_id, code=jsonrpc.UNSUPPORTED_PROTOCOL_VERSION, data=data)
+
+
+def _input_responses(params: dict[str, Any], rpc_id: Any) -> dict[str, Any]:
+    """``params.inputResponses``: an object of objects (400 -32602 otherwise)."""
+    responses = params.get("inputResponses", {})
+    if not isinstance(responses, dict):
+        raise HTTPError(
+            400, "inputResponses must be an object", rpc_id=rpc_id, code=jsonrpc.INVALID_PARAMS
+        )
+    for key, value in responses.items():
+        if not isinstance(value, dict):
+            raise HTTPError(
+                400,
+                f"inputResponses.{key} must be an object (the answer to that input request)",
+                rpc_id=rpc_id,
+                code=jsonrpc.INVALID_PARAMS,
+            )
+    return responses
