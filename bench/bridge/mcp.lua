@@ -5,7 +5,9 @@
 --
 -- Environment:
 --   MCPB_SESSIONS          comma-separated Mcp-Session-Id values, one per thread
---   MCPB_PROTOCOL_VERSION  the negotiated MCP-Protocol-Version header value
+--   MCPB_PROTOCOL_VERSION  the negotiated MCP-Protocol-Version header value; "2026-07-28"
+--                          sends 2026 requests instead: no session, the _meta envelope in the
+--                          body and the Mcp-Method / Mcp-Name routing headers
 --   MCPB_TOOL              "echo" (fast server) or "time" (mcp-server-time get_current_time)
 --   MCPB_TOOL_NAME         the name the echo tool is called by (default "echo"; a gateway
 --                          that namespaces serves it as, e.g., "fast__echo")
@@ -23,6 +25,12 @@ local tool = os.getenv("MCPB_TOOL") or "echo"
 local echo_name = os.getenv("MCPB_TOOL_NAME") or "echo"
 local check = os.getenv("MCPB_CHECK") == "1"
 local zones = { "UTC", "Europe/Paris", "Asia/Tokyo", "America/New_York" }
+-- 2026-07-28: every request names its version and the client's capabilities
+local envelope = ""
+if version == "2026-07-28" then
+  envelope = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+    .. '"io.modelcontextprotocol/clientCapabilities":{}}'
+end
 
 local threads = {}
 local created = 0
@@ -46,6 +54,10 @@ function init(args)
   if sid == "-" then
     headers["Mcp-Session-Id"] = nil -- a stateless gateway issues no session
   end
+  if version == "2026-07-28" then
+    headers["Mcp-Method"] = "tools/call"
+    headers["Mcp-Name"] = (tool == "echo") and echo_name or "get_current_time"
+  end
   local authorization = os.getenv("MCPB_AUTHORIZATION")
   if authorization and authorization ~= "" then
     headers["Authorization"] = authorization
@@ -58,14 +70,14 @@ local function make(n)
   if tool == "echo" then
     local body = '{"jsonrpc":"2.0","id":' .. id
       .. ',"method":"tools/call","params":{"name":"' .. echo_name .. '","arguments":{"n":'
-      .. id .. '}}}'
+      .. id .. '}' .. envelope .. '}}'
     local want = '{\\"n\\":' .. id .. '}'
     return id, body, want, want
   end
   local zone = zones[(n % #zones) + 1]
   local body = '{"jsonrpc":"2.0","id":' .. id
     .. ',"method":"tools/call","params":{"name":"get_current_time","arguments":{"timezone":"'
-    .. zone .. '"}}}'
+    .. zone .. '"}' .. envelope .. '}}'
   return id, body, '"timezone":"' .. zone .. '"', '\\"timezone\\": \\"' .. zone .. '\\"'
 end
 

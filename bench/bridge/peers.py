@@ -52,6 +52,8 @@ class Gateway:
 
     name: str
     description: str
+    #: "2026": the load is 2026-07-28 requests (no session) instead of a 2025-06-18 session's.
+    era: str = "2025"
 
     def argv(self, server: Server, port: int) -> list[str]:
         """The command line serving ``server`` at ``http://127.0.0.1:{port}/mcp``."""
@@ -95,6 +97,16 @@ GATEWAYS = {
     for g in (
         Gateway("mcpb-shared", "mcpb bridge, one shared child, ids remapped"),
         Gateway("mcpb-stateful", "mcpb bridge --stateful, one child per session"),
+        Gateway(
+            "mcpb-shared-2026",
+            "mcpb bridge (as mcpb-shared), loaded with 2026-07-28 requests: no session",
+            era="2026",
+        ),
+        Gateway(
+            "mcpb-stateful-2026",
+            "mcpb bridge --stateful, loaded with 2026-07-28 requests (its one stateless child)",
+            era="2026",
+        ),
         Gateway("supergateway", "supergateway --stateful (npm), one child per session"),
         Gateway("mcp-proxy", "mcp-proxy (PyPI, mcp<2), one shared child"),
         Gateway("mcpb-shared-base", "mcpb bridge at MCPB_BENCH_BASE, one shared child"),

@@ -40,6 +40,13 @@ def _ratios(doc: dict[str, Any]) -> list[str]:
                 f"- {ours}, {conns} conn: {a['rps'] / b['rps']:.2f}x supergateway's req/s; "
                 f"p99 {a['p99_ms']:.2f} ms vs {b['p99_ms']:.2f} ms"
             )
+            modern = by.get((f"{ours}-2026", "fast"))
+            if modern:
+                m = modern["runs"][conns]["load"]
+                lines.append(
+                    f"- {ours}-2026, {conns} conn: {m['rps'] / a['rps']:.2f}x the 2025 "
+                    f"requests' req/s, {m['rps'] / b['rps']:.2f}x supergateway's"
+                )
     return lines
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 
 PROTOCOL_VERSION = "2025-06-18"
+#: The stateless era: no session, a ``_meta`` envelope and routing headers on every request.
+MODERN_VERSION = "2026-07-28"
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -96,14 +98,19 @@ def wait_ready(url: str, timeout: float = 30.0, headers: dict[str, str] | None =
 def call_tool(
     client: httpx.Client, url: str, sid: str, version: str, name: str, arguments: dict[str, Any]
 ) -> dict[str, Any]:
-    """One tools/call on a session; its JSON-RPC reply (raises when none came back)."""
-    msg = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": name, "arguments": arguments},
-    }
-    hdrs = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": version}
+    """One tools/call on a session (2026-07-28: without one); its JSON-RPC reply (raises when
+    none came back)."""
+    params: dict[str, Any] = {"name": name, "arguments": arguments}
+    msg = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    hdrs = {"MCP-Protocol-Version": version}
+    if version == MODERN_VERSION:  # no session: the envelope and the routing headers instead
+        params["_meta"] = {
+            "io.modelcontextprotocol/protocolVersion": version,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        hdrs.update({"Mcp-Method": "tools/call", "Mcp-Name": name})
+    else:
+        hdrs["Mcp-Session-Id"] = sid
     response, reply = rpc(client, url, msg, hdrs)
     if reply is None:
         raise RuntimeError(f"tools/call {name} got {response.status_code} {response.text[:300]}")

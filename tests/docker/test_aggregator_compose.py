@@ -22,6 +22,7 @@ from mcpb.bundle.digest import sha256_file
 from mcpb.bundler.image import engine
 from tests.docker.conftest import ARM64, REPO, Bundles, BundleServer, Images
 from tests.support.conformance import SERVER as CONFORMANCE_SERVER
+from tests.support.conformance_server import TOOLS as CONFORMANCE_TOOLS
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -216,9 +217,9 @@ def test_the_arm64_image_runs_a_stdio_upstream_under_qemu(images: Images, tmp_pa
                 pass
             assert time.monotonic() < deadline, engine.logs(cid)
             time.sleep(0.5)
-        assert ready["upstreams"]["conf"]["tools"] == 13
+        assert ready["upstreams"]["conf"]["tools"] == len(CONFORMANCE_TOOLS)
         listing = httpx.get(f"{base}/vmcps").json()["vmcps"]
-        assert listing[0]["tools"] == 13
+        assert listing[0]["tools"] == len(CONFORMANCE_TOOLS)
         code, machine = engine.exec_in(
             cid, ["python3", "-c", "import platform; print(platform.machine())"]
         )

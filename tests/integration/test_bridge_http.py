@@ -86,19 +86,27 @@ def test_json_only_client_gets_plain_json_even_with_progress(bridge: Bridge, htt
     assert tool_text(response.json()) == "done 2"
 
 
-def test_server_discover_probe_gets_method_not_found_promptly(bridge: Bridge, http) -> None:
-    probe = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "server/discover",
-        "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
+def test_a_2026_discover_is_answered_and_a_handshake_era_one_refused(bridge: Bridge, http) -> None:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
     }
+    probe = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}
+    sent = headers(version="2026-07-28", mcp_method="server/discover")
+    response = http.post(bridge.mcp_url, json=probe, headers=sent)
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["supportedVersions"][0] == "2026-07-28"
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "echo"
+    assert "mcp-session-id" not in response.headers
+    # Without the 2026 header and envelope, server/discover is a method the era lacks:
+    # answered at once (a handshake-era child may hang on it), never forwarded.
+    legacy = {"jsonrpc": "2.0", "id": 2, "method": "server/discover"}
     started = time.monotonic()
-    response = http.post(bridge.mcp_url, json=probe, headers=headers(version="2026-07-28"))
+    response = http.post(bridge.mcp_url, json=legacy, headers=headers())
     assert time.monotonic() - started < 2
     assert response.status_code == 200
-    assert response.json()["error"]["code"] == -32601
-    assert response.json()["id"] == 1
+    assert (response.json()["id"], response.json()["error"]["code"]) == (2, -32601)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +120,7 @@ def test_server_discover_probe_gets_method_not_found_promptly(bridge: Bridge, ht
         ("wrong-content-type", 415, -32600),
         ("missing-session", 400, -32600),
         ("unknown-session", 404, -32600),
-        ("bad-protocol-version", 400, -32600),
+        ("bad-protocol-version", 400, -32602),  # the 2026 era's then: no _meta envelope
         ("bad-origin", 403, -32600),
         ("not-acceptable", 406, -32600),
     ],
@@ -305,8 +313,8 @@ def test_child_stderr_is_logged_with_the_session_tag(bridge: Bridge, http) -> No
     assert lines
     tags = {m.group(1) for line in lines if (m := re.search(r"\[(\w+)\] echo: started", line))}
     assert len(tags) >= 1
-    if "--stateful" in bridge.args:
-        assert all(re.fullmatch(r"s\d+", tag) for tag in tags)
+    if "--stateful" in bridge.args:  # a child per session, and one for 2026 requests
+        assert all(re.fullmatch(r"s\d+|stateless", tag) for tag in tags)
     else:
         assert tags == {"shared"}
 

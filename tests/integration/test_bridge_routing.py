@@ -42,7 +42,12 @@ class Peer:
         self.logs.append(params.data)
 
     async def call(self, url: str, delay: float, start: float, connected: asyncio.Barrier) -> None:
-        client = Client(url, elicitation_callback=self.on_elicitation, logging_callback=self.on_log)
+        client = Client(
+            url,
+            elicitation_callback=self.on_elicitation,
+            logging_callback=self.on_log,
+            mode="legacy",  # sessions: what the attribution rules are about
+        )
         async with client:
             await connected.wait()
             await asyncio.sleep(start)

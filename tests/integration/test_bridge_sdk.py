@@ -1,7 +1,8 @@
 """The official Python SDK client (``mcp`` 2.x) against bridged stdio servers.
 
-The client runs in its default connect mode, which probes ``server/discover`` first: the
-bridge must answer that probe with -32601 so the client falls back to ``initialize``.
+The client runs in its default connect mode, which probes ``server/discover`` first and
+settles on 2026-07-28 over streamable HTTP (tests/integration/test_protocol_eras.py pins
+each era); over legacy SSE it uses the handshake.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def test_default_client_lists_and_calls_tools(echo_bridge: Bridge) -> None:
     names, text, version = run(scenario())
     assert names[:7] == ["echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed"]
     assert json.loads(text) == {"n": 3, "word": "hello"}
-    assert version == "2025-11-25"
+    assert version == "2026-07-28"
 
 
 def test_progress_and_logging_reach_the_client(echo_bridge: Bridge) -> None:
@@ -73,7 +74,9 @@ def test_progress_and_logging_reach_the_client(echo_bridge: Bridge) -> None:
         logs.append(params.data)
 
     async def scenario() -> str:
-        async with Client(echo_bridge.mcp_url, logging_callback=on_log) as client:
+        # 2026-07-28 delivers a request's logs only when it asks (log_level stamps every one)
+        client = Client(echo_bridge.mcp_url, logging_callback=on_log, log_level="debug")
+        async with client:
             result = await client.call_tool("progress", {"steps": 3}, progress_callback=on_progress)
             return text_of(result)
 

@@ -1,6 +1,6 @@
-"""The official conformance suite's 2026-07-28 requirement set against the bridge.
+"""The official conformance suite's 2026-07-28 requirement set against the bridge and a vMCP.
 
-The bridge stands in front of a stdio server of the handshake era (the project's conformance
+Both stand in front of a stdio server of the handshake era (the project's conformance
 server), so every 2026-07-28 check tests the translation: discover, the request checks and
 headers, result shapes and caching hints, listen, and questions turned into
 ``input_required`` results. Every scenario of the frozen set runs, the pending ones
@@ -9,8 +9,11 @@ included; only the ``tasks`` extension is outside the bar (see docs/bridge.md).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.support.aggregator import aggregating, write_config
 from tests.support.conformance import Check, conformance_server_command, run_requirements
 from tests.support.servers import bridged
 
@@ -41,3 +44,13 @@ def test_the_bridge_meets_the_2026_requirements_outside_tasks(mode: str) -> None
     args = ("--stateful",) if mode == "stateful" else ()
     with bridged(conformance_server_command(), *args) as bridge:
         assert_clean(run_requirements(bridge.mcp_url, "2026-07-28"))
+
+
+def test_a_vmcp_meets_the_2026_requirements_outside_tasks(tmp_path: Path) -> None:
+    config = {
+        "upstreams": {"conf": {"stdio": conformance_server_command()}},
+        "vmcps": {"conf": {"namespace": "none"}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"conf": "up"})
+        assert_clean(run_requirements(running.url("conf"), "2026-07-28"))

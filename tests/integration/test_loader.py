@@ -113,9 +113,15 @@ def test_http_bundle_is_proxied_with_health_and_ready(tmp_path: Path) -> None:
             assert (resp.status, resp.read()) == (200, b"ok")  # the one /health body
 
         async def call() -> str:
-            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            url = f"http://127.0.0.1:{port}/mcp"
+            async with Client(url) as client, Client(url, mode="legacy") as legacy:
+                # The SDK server speaks 2026-07-28 itself: the proxy passes its requests (the
+                # routing headers the server checks included) through untouched.
+                assert client.protocol_version == "2026-07-28"
+                assert legacy.protocol_version == "2025-11-25"
                 tools = await client.list_tools()
                 assert [t.name for t in tools.tools] == ["echo"]
+                assert [t.name for t in (await legacy.list_tools()).tools] == ["echo"]
                 result = await client.call_tool("echo", {"text": "abc"})
                 return str(result.content[0].text)  # type: ignore[union-attr]
 

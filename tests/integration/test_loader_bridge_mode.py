@@ -46,7 +46,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def _pids(url: str, sessions: int, loader: int) -> tuple[list[str], set[int]]:
     """``pid`` from ``sessions`` clients connected at once, and the loader's process tree then."""
     async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(Client(url)) for _ in range(sessions)]
+        clients = [  # sessions (2026-07-28 has none): the handshake era
+            await stack.enter_async_context(Client(url, mode="legacy")) for _ in range(sessions)
+        ]
         results = [await client.call_tool("pid", {}) for client in clients]
         echoed = await clients[0].call_tool("echo", {"word": "hi"})
         assert '"word": "hi"' in str(echoed.content[0].text)  # type: ignore[union-attr]

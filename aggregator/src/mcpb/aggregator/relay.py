@@ -10,7 +10,8 @@ own sink, rewriting interim messages the same way.
 What is rewritten (everything else passes untouched, without being parsed):
 
 * server→client requests get an id unique in the client session (two upstreams both start
-  counting at 0), mapped back when the client answers; a cancel of one follows the mapping;
+  counting at 0; an upstream's own string id is kept while it is unique), mapped back when
+  the client answers; a cancel of one follows the mapping;
 * resource URIs (``notifications/resources/updated``, ``resources/read`` results and resources
   embedded in tool results) get the upstream's URI token;
 * ``*/list_changed`` from one client's upstream session is dropped: the aggregator re-lists
@@ -55,8 +56,15 @@ class ClientState:
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def ask_id(self, upstream: str, relay: Relay, upstream_id: Any) -> str:
-        """A client-side id for a server→client request, remembered until answered."""
-        client_id = f"{upstream}-{next(self._serial)}"
+        """A client-side id for a server→client request, remembered until answered.
+
+        A string id the upstream chose is kept while no other pending request of this client
+        uses it (in 2026-07-28 it becomes the key of the client's input request, which the
+        server may have chosen with care); otherwise, and for numbers, ``UPSTREAM-N``.
+        """
+        client_id = upstream_id if isinstance(upstream_id, str) and upstream_id else ""
+        while not client_id or client_id in self.asked:
+            client_id = f"{upstream}-{next(self._serial)}"
         self.asked[client_id] = AskedBy(upstream, relay, upstream_id)
         return client_id
 

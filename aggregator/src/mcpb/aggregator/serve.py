@@ -60,7 +60,6 @@ def http_settings(options: AggregatorOptions, config: AggregatorConfig) -> HttpS
         port=options.port,
         max_sessions=config.max_sessions,
         session_timeout=config.session_timeout,
-        modern=False,  # vMCPs answer 2026-07-28 probes as the handshake era for now
     )
 
 

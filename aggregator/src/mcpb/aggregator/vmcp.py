@@ -34,9 +34,14 @@ from mcpb.aggregator.view import Route, View
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.backend import BackendUnavailableError
 from mcpb.mcphttp.jsonrpc import Message
+from mcpb.mcphttp.modern.facts import CLIENT_CAPABILITIES
 from mcpb.mcphttp.session import Session, deliver_final
 from mcpb.mcphttp.sink import Sink
-from mcpb.mcphttp.versions import LATEST_PROTOCOL_VERSION, NEGOTIABLE_PROTOCOL_VERSIONS
+from mcpb.mcphttp.versions import (
+    LATEST_PROTOCOL_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+    NEGOTIABLE_PROTOCOL_VERSIONS,
+)
 
 log = logging.getLogger("mcpb.aggregator")
 
@@ -104,6 +109,9 @@ class VmcpBackend:
         self.access: dict[str, tuple[str, ...]] = {}
         self.cache: ResultCache | None = None
         self._opening: dict[tuple[str, str], asyncio.Future[Relay]] = {}
+        #: What 2026-07-28 requests share: they have no session, so one set of relays (one
+        #: upstream session per upstream) serves them all.
+        self._stateless: ClientState | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -115,6 +123,7 @@ class VmcpBackend:
         for client in list(self.clients.values()):
             self._release(client)
         self.clients.clear()
+        self._stateless = None
 
     async def check(self) -> str | None:
         """Always ready once configured: a vMCP serves whatever of its upstreams is up."""
@@ -123,7 +132,10 @@ class VmcpBackend:
     def attach(self, session: Session) -> None:
         """A new client session, bound to the identity that opens it; nothing upstream until it
         needs an upstream."""
-        self.clients[session.id] = ClientState(session, identity_name(current_identity.get()))
+        client = ClientState(session, identity_name(current_identity.get()))
+        if session.stateless:  # a 2026-07-28 listener: no initialize, notified all the same
+            client.init_params = {"protocolVersion": MODERN_PROTOCOL_VERSIONS[-1]}
+        self.clients[session.id] = client
 
     def detach(self, session: Session) -> None:
         """A client session ended: its relays (and per-session children) go with it."""
@@ -133,6 +145,23 @@ class VmcpBackend:
                 record.release()
         if client is not None:
             self._release(client)
+
+    def _client(self, session: Session) -> ClientState | None:
+        """The client state a session's messages use: its own, or for a 2026-07-28 request
+        (never attached) the shared stateless one."""
+        client = self.clients.get(session.id)
+        if client is not None or not session.stateless:
+            return client
+        if self._stateless is None:
+            own = Session(f"stateless-{self.name}", False, f"{self.name}-2026", stateless=True)
+            self._stateless = ClientState(own, "stateless")
+            self._stateless.init_params = {  # each request's own capabilities are checked later
+                "protocolVersion": LATEST_PROTOCOL_VERSION,
+                "capabilities": CLIENT_CAPABILITIES,
+                "clientInfo": {"name": f"mcpb-vmcp-{self.name}", "version": SERVER_VERSION},
+            }
+            self.clients[own.id] = self._stateless
+        return self._stateless
 
     def _release(self, client: ClientState) -> None:
         for upstream_name, relay in client.relays.items():
@@ -162,7 +191,7 @@ class VmcpBackend:
             for note in sent:
                 payload = jsonrpc.dumps({"jsonrpc": "2.0", "method": note})
                 for client in list(self.clients.values()):
-                    if client.init_params:
+                    if client.init_params and client is not self._stateless:
                         client.session.push(payload)
         return sent if old.digests else []
 
@@ -385,7 +414,7 @@ class VmcpBackend:
             raise _RefusedError(
                 jsonrpc.SERVER_UNAVAILABLE, f"upstream {route.upstream} is unavailable"
             )
-        client = self.clients.get(session.id)
+        client = self._client(session)
         if client is None:
             raise _RefusedError(jsonrpc.INVALID_REQUEST, "the session is not attached")
         try:
@@ -468,7 +497,7 @@ class VmcpBackend:
     async def forward_notification(self, session: Session, message: Message) -> None:
         """Cancels go to the owning upstream; root changes to every upstream the client uses."""
         method = message["method"]
-        client = self.clients.get(session.id)
+        client = self._client(session)
         if client is None:
             return
         if method == "notifications/cancelled":
@@ -490,7 +519,7 @@ class VmcpBackend:
 
     async def forward_response(self, session: Session, message: Message) -> None:
         """A client's answer to a server→client request goes back to the upstream that asked."""
-        client = self.clients.get(session.id)
+        client = self._client(session)
         request_id = message.get("id")
         if client is None or not isinstance(request_id, str):
             return

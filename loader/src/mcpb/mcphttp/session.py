@@ -62,6 +62,7 @@ class Session:
         "last_seen",
         "legacy",
         "protocol_version",
+        "stateless",
         "stream",
         "tag",
     )
@@ -74,9 +75,13 @@ class Session:
         *,
         buffer_limit: int = DEFAULT_MAX_BUFFER,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        stateless: bool = False,
     ) -> None:
         self.id = session_id
         self.legacy = legacy
+        #: Stands for one 2026-07-28 request (or listen stream): no handshake came before it,
+        #: and it is never in the session table.
+        self.stateless = stateless
         self.tag = tag
         self.buffer_limit = buffer_limit
         self.hold_seconds = hold_seconds

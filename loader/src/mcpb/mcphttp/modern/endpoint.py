@@ -181,7 +181,7 @@ class ModernEndpoint:
             call.resume(envelope, responses)
         else:
             serial = next(_serial)
-            session = Session(f"modern-{serial}", False, f"m{serial}")
+            session = Session(f"modern-{serial}", False, f"m{serial}", stateless=True)
             hint = (self.settings.cache_ttl_ms, self.settings.cache_scope)
             call = ModernCall(
                 self.waiting, backend, session, envelope, message, self.facts.server_info, hint
@@ -229,7 +229,7 @@ class ModernEndpoint:
         description = await self.facts.describe(backend)
         granted, uris = honoured(requested, description.get("capabilities"))
         stream = ListenStream(self.settings.max_buffer, rpc_id, granted)
-        session = Session(f"listen-{stream.tag}", False, stream.tag)
+        session = Session(f"listen-{stream.tag}", False, stream.tag, stateless=True)
         session.stream = stream
         backend.attach(session)
         self._listens.add(stream)

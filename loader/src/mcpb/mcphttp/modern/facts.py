@@ -46,7 +46,7 @@ class ServerFacts:
     def __init__(self, timeout: float, limit: int) -> None:
         self._timeout = timeout
         self._limit = limit
-        self._session = Session("modern-internal", False, "modern")
+        self._session = Session("modern-internal", False, "modern", stateless=True)
         self._ids = itertools.count(1)
         self.server_info: Any = None
         self._tools: dict[str, dict[bytes, HeaderParam]] = {}
