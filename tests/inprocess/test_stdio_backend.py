@@ -219,3 +219,45 @@ def test_attribution_and_pending_table_rules() -> None:
     drained = table.drain()
     assert len(drained) == 2 and not one.inflight and not two.inflight and len(table) == 0
     assert table.take({"unhashable": 1}) is None
+
+
+class _Waiting(RequestSink):
+    """A request sink whose client was handed ``input_required`` and is away."""
+
+    @property
+    def waiting(self) -> bool:
+        return True
+
+
+def test_a_request_waiting_for_its_clients_input_does_not_count_for_attribution() -> None:
+    table = PendingTable()
+    one, two = Session("1", False, "1"), Session("2", False, "2")
+    parked = table.add_request(
+        one, request(1, "tools/call", name="a"), _Waiting(True), is_init=False
+    )
+    assert current_owner(table, [], b"", set()) == (one, parked)  # alone: still the owner
+    active = table.add_request(
+        two, request(1, "tools/call", name="b"), RequestSink(True), is_init=False
+    )
+    assert current_owner(table, [], b"", set()) == (two, active)  # the blocked one asks nothing
+
+
+def test_subscriptions_are_counted_and_the_last_one_leaving_unsubscribes_the_child() -> None:
+    async def scenario() -> None:
+        b = backend()
+        await b.start()
+        child = FakeChild.made[0]
+        a, c = session("a", b), session("c", b)
+        for who in (a, c):
+            sink = RequestSink(streaming=False)
+            await b.forward_request(who, request(1, "resources/subscribe", uri="x://1"), sink)
+            child.say({"jsonrpc": "2.0", "id": child.requests("resources/subscribe")[-1]["id"]})
+        sink = RequestSink(streaming=False)
+        await b.forward_request(a, request(2, "resources/unsubscribe", uri="x://1"), sink)
+        assert (await answer_of(sink))["result"] == {}  # answered here: c still listens
+        assert child.requests("resources/unsubscribe") == []
+        b.detach(c)
+        await asyncio.sleep(0.05)
+        assert [m["params"] for m in child.requests("resources/unsubscribe")] == [{"uri": "x://1"}]
+
+    asyncio.run(scenario())

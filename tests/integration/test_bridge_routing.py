@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client
@@ -41,12 +41,20 @@ class Peer:
     async def on_log(self, params: LoggingMessageNotificationParams) -> None:
         self.logs.append(params.data)
 
-    async def call(self, url: str, delay: float, start: float, connected: asyncio.Barrier) -> None:
+    async def call(
+        self,
+        url: str,
+        delay: float,
+        start: float,
+        connected: asyncio.Barrier,
+        mode: Literal["legacy", "auto"] = "legacy",
+    ) -> None:
         client = Client(
             url,
             elicitation_callback=self.on_elicitation,
             logging_callback=self.on_log,
-            mode="legacy",  # sessions: what the attribution rules are about
+            log_level="debug",  # 2026-07-28: each request asks for its logs
+            mode=mode,  # legacy by default: sessions are what the attribution rules are about
         )
         async with client:
             await connected.wait()
@@ -56,14 +64,14 @@ class Peer:
             self.result = getattr(content, "text", "")
 
 
-def _run_pair(bridge: Bridge) -> tuple[Peer, Peer]:
+def _run_pair(bridge: Bridge, mode: Literal["legacy", "auto"] = "legacy") -> tuple[Peer, Peer]:
     a, b = Peer("A"), Peer("B")
 
     async def both() -> None:
         connected = asyncio.Barrier(2)
         await asyncio.gather(
-            a.call(bridge.mcp_url, 1.0, 0.0, connected),
-            b.call(bridge.mcp_url, 0.1, 0.2, connected),
+            a.call(bridge.mcp_url, 1.0, 0.0, connected, mode),
+            b.call(bridge.mcp_url, 0.1, 0.2, connected, mode),
         )
 
     asyncio.run(asyncio.wait_for(both(), 30))
@@ -85,6 +93,20 @@ def test_shared_mode_never_hands_one_clients_question_to_another() -> None:
             assert a.logs == ["asking"]
             assert b.logs == []
     assert any("refused elicitation/create" in line for line in bridge.log)
+
+
+@pytest.mark.parametrize("mode", [(), ("--stateful",)], ids=["shared", "stateful"])
+def test_2026_calls_follow_the_same_rule(mode: tuple[str, ...]) -> None:
+    # 2026-07-28 requests have no session, and all go to one child (stateful mode too): B's
+    # question, asked while both calls were in flight, is refused without a --stateful hint
+    # (it would not help); A's, asked when only A's call was, reaches A as input_required.
+    with bridged(ASKING_SERVER, *mode) as bridge:
+        a, b = _run_pair(bridge, "auto")
+    assert b.questions == []
+    assert b.result.startswith("refused: bridge: several client sessions")
+    assert "--stateful" not in b.result
+    assert (a.questions, a.result) == (["Who are you?"], "answer: A")
+    assert (a.logs, b.logs) == (["asking"], [])
 
 
 def test_stateful_mode_gives_each_client_its_own_question() -> None:

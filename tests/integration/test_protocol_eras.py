@@ -28,6 +28,7 @@ from mcp.types import (
 from tests.support.aggregator import aggregating, write_config
 from tests.support.conformance import conformance_server_command
 from tests.support.servers import bridged
+from tests.support.ts_client import run_ts_client
 
 pytestmark = pytest.mark.slow
 
@@ -161,3 +162,23 @@ def test_progress_reaches_a_2026_client_on_its_request_stream(url: str) -> None:
     text, seen = run(scenario())
     assert text == "Progress tool completed"
     assert seen == [0, 50, 100]
+
+
+def test_the_typescript_sdk_client_keeps_its_era_beside_2026_clients(url: str) -> None:
+    async def scenario() -> tuple[dict[str, Any], str, str]:
+        async with Client(url) as modern:
+            ts = asyncio.create_task(
+                asyncio.to_thread(run_ts_client, url, "streamable", "conformance")
+            )
+            texts = []
+            while not ts.done():  # 2026 calls all the while the TypeScript session runs
+                texts.append(text_of(await modern.call_tool("test_simple_text", {})))
+                await asyncio.sleep(0.05)
+            return await ts, modern.protocol_version, texts[0]
+
+    seen, modern_version, modern_text = run(scenario(), timeout=120)
+    assert modern_version == "2026-07-28"
+    assert seen["protocolVersion"] == "2025-11-25" and seen["sessionId"]
+    assert seen["simple"] == [modern_text]
+    assert seen["elicit"]["asked"] == ["Who?"]
+    assert '"action": "accept"' in seen["elicit"]["text"][0]

@@ -1,6 +1,7 @@
 // Drive the official MCP TypeScript SDK client against a bridged server; print one JSON object.
 //
-// usage: node client.mjs --url URL --transport streamable|sse --scenario everything|pair|time
+// usage: node client.mjs --url URL --transport streamable|sse
+//                        --scenario everything|pair|time|pair-elicit|conformance
 // env:   MCPB_TS_NODE_PREFIX = the directory whose node_modules holds @modelcontextprotocol/sdk
 //
 // Every step is caught on its own, so one broken feature shows as {"error": ...} in its slot
@@ -272,7 +273,28 @@ async function pairElicit(out) {
   await Promise.all(peers.map((p) => p.client.close()));
 }
 
-const scenarios = { everything, pair, time, "pair-elicit": pairElicit };
+// The project's conformance server (tests/support/conformance_server.py): the era this SDK
+// speaks, a plain call, and a question of the server answered through the SDK's handler.
+async function conformance(out) {
+  const seen = { sampling: [], elicitation: [], logs: [], updated: [] };
+  const { client, transport } = await connect("C", seen);
+  out.protocolVersion = transport.protocolVersion ?? null;
+  out.sessionId = transport.sessionId ?? null;
+  await step(out, "simple", async () =>
+    texts(await client.callTool({ name: "test_simple_text", arguments: {} }, undefined, TIMEOUT)),
+  );
+  await step(out, "elicit", async () => {
+    const result = await client.callTool(
+      { name: "test_elicitation", arguments: { message: "Who?" } },
+      undefined,
+      TIMEOUT,
+    );
+    return { text: texts(result), asked: seen.elicitation };
+  });
+  await client.close();
+}
+
+const scenarios = { everything, pair, time, "pair-elicit": pairElicit, conformance };
 const out = { scenario: opts.scenario, transport: opts.transport };
 try {
   await scenarios[opts.scenario](out);

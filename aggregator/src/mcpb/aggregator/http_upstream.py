@@ -8,6 +8,16 @@ sink. An upstream session that expired (404) is re-initialized once, transparent
 session that subscribes to resources, and any session the aggregator asks to ``listen``, also
 holds the upstream's GET stream for what the server says unprompted. HTTP goes through the
 lean keep-alive client of :mod:`mcpb.aggregator.http_client` (one pool per upstream).
+
+An upstream that answers ``server/discover`` with 2026-07-28 (probed once, at the first
+``initialize``) is spoken to in that revision instead (:mod:`mcpb.aggregator.modern_wire`),
+while it still looks like a handshake-era server to everything above: ``initialize`` is
+answered from the discover result and opens nothing upstream; each request carries the
+``_meta`` envelope (the session's declared capabilities) and the routing headers; an
+``input_required`` answer becomes server→client requests on the request's stream, and the
+client's answers go back in the retry with the ``requestState``; ``ping`` and
+``logging/setLevel`` are answered here, subscriptions become ``subscriptions/listen`` (which
+also replaces the GET stream); cancelling a request closes its connection.
 """
 
 from __future__ import annotations
@@ -15,16 +25,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from contextvars import Context
 from typing import Any
 
 from mcpb.aggregator.exchange import current_exchange
 from mcpb.aggregator.http_client import HttpClientError, HttpPool, HttpResponse
+from mcpb.aggregator.modern_wire import (
+    MODERN,
+    REMOVED,
+    discover_message,
+    enveloped,
+    initialize_result,
+    input_requests,
+    routing_headers,
+    speaks_modern,
+)
 from mcpb.aggregator.sse_reader import EventTooLargeError, events
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.backend import BackendUnavailableError
 from mcpb.mcphttp.jsonrpc import Message
+from mcpb.mcphttp.modern.headers import HeaderParam, header_params
 from mcpb.mcphttp.session import Session, deliver_final
 from mcpb.mcphttp.sink import Sink
 
@@ -32,14 +54,30 @@ log = logging.getLogger("mcpb.aggregator")
 
 #: Largest single message accepted from an upstream, bytes.
 MAX_MESSAGE = 16 * 1024 * 1024
+#: 2026-07-28: how many ``input_required`` rounds one request may take, and how long the
+#: client may take to answer one question.
+MAX_INPUT_ROUNDS = 10
+INPUT_TIMEOUT = 300.0
+#: What a listen stream carries that a handshake-era session wants (not its acknowledgement).
+_LIST_OR_UPDATE = re.compile(r'"notifications/(tools|prompts|resources)/(list_changed|updated)"')
 _ACCEPT = "application/json, text/event-stream"
 _LISTEN_BACKOFF = (0.5, 10.0)
 
 
 class _Link:
-    """One upstream MCP session, serving one attached session."""
+    """One upstream MCP session, serving one attached session (2026-07-28: its settings)."""
 
-    __slots__ = ("closed", "init", "listener", "session_id", "version")
+    __slots__ = (
+        "asked",
+        "capabilities",
+        "closed",
+        "init",
+        "listener",
+        "log_level",
+        "session_id",
+        "subscriptions",
+        "version",
+    )
 
     def __init__(self) -> None:
         self.session_id: str | None = None
@@ -47,6 +85,11 @@ class _Link:
         self.init: Message | None = None
         self.listener: asyncio.Task[None] | None = None
         self.closed = False
+        self.capabilities: Any = {}
+        self.log_level: str | None = None
+        self.subscriptions: set[str] = set()
+        #: 2026-07-28: questions of the upstream handed to the client, by the id they carry.
+        self.asked: dict[Any, asyncio.Future[Message]] = {}
 
 
 class _Call:
@@ -80,6 +123,13 @@ class HttpUpstream:
         self._client: HttpPool | None = None
         self._links: dict[str, _Link] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        #: The upstream's ``server/discover`` result when it speaks 2026-07-28; None: it does
+        #: not (or not yet known: ``_probed``).
+        self.discovered: Message | None = None
+        self._probed = False
+        self._probing: asyncio.Lock | None = None
+        #: 2026-07-28: the ``Mcp-Param-*`` headers of each tool, from its ``tools/list``.
+        self._tool_headers: dict[str, dict[bytes, HeaderParam]] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -102,7 +152,17 @@ class HttpUpstream:
             await self._client.aclose()
 
     async def check(self) -> str | None:
-        """Whether the upstream answers a ``ping`` on the oldest upstream session."""
+        """Whether the upstream answers a ``ping`` on the oldest upstream session
+        (2026-07-28: a ``server/discover``)."""
+        if self.discovered is not None:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._discover()
+            except (HttpClientError, TimeoutError) as err:
+                return f"unreachable: {describe(err)}"
+            except BackendUnavailableError as err:
+                return str(err)
+            return None
         link = next((ln for ln in self._links.values() if ln.session_id or ln.init), None)
         if link is None:
             return "not connected"
@@ -150,6 +210,9 @@ class HttpUpstream:
         link.closed = True
         if link.listener is not None:
             link.listener.cancel()
+        for waiting in link.asked.values():
+            waiting.cancel()
+        link.asked.clear()
 
     # ----------------------------------------------------------------- messages
 
@@ -157,6 +220,17 @@ class HttpUpstream:
         """Open the session's upstream session with ``message``; the answer goes to ``sink``."""
         link = self._link(session)
         link.init = dict(message)
+        if not self._probed:
+            await self._probe()
+        if self.discovered is not None:  # nothing to open upstream: 2026 has no sessions
+            params = message.get("params")
+            params = params if isinstance(params, dict) else {}
+            link.version = MODERN
+            link.capabilities = params.get("capabilities") or {}
+            result = initialize_result(self.discovered, params.get("protocolVersion"))
+            answer = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+            deliver_final(session, sink, jsonrpc.dumps(answer))
+            return
         payload = await self._handshake(link)
         deliver_final(session, sink, payload)
 
@@ -165,9 +239,13 @@ class HttpUpstream:
         link = self._link(session)
         if link.init is None:
             raise BackendUnavailableError(f"upstream {self.label}: the session is not initialized")
+        if link.version == MODERN and message["method"] in REMOVED:
+            self._answer_removed(session, link, message, sink)
+            return
         call = _Call(sink)
         session.inflight[message["id"]] = call
-        call.task = asyncio.create_task(self._exchange(session, link, message, call))
+        exchange = self._modern_exchange if link.version == MODERN else self._exchange
+        call.task = asyncio.create_task(exchange(session, link, message, call))
         if message.get("method") == "resources/subscribe":
             self.listen(session)
 
@@ -179,19 +257,26 @@ class HttpUpstream:
         if message.get("method") == "notifications/cancelled":
             params = message.get("params")
             request_id = params.get("requestId") if isinstance(params, dict) else None
-            self._drop_call(session, request_id)
-        await self._post_quietly(link, message)
+            self._drop_call(session, request_id)  # 2026-07-28: closing it is the cancel
+        if link.version != MODERN:
+            await self._post_quietly(link, message)
 
     async def forward_response(self, session: Session, message: Message) -> None:
         """Post a client's answer to a server→client request."""
         link = self._links.get(session.id)
-        if link is not None:
-            await self._post_quietly(link, message)
+        if link is None:
+            return
+        if link.version == MODERN:  # the answer goes into the retry of the call that asked
+            waiting = link.asked.get(message.get("id"))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message)
+            return
+        await self._post_quietly(link, message)
 
     def abandon(self, session: Session, request_id: object, reason: str) -> None:
         """Stop waiting for a request and tell the upstream it is cancelled."""
         link = self._links.get(session.id)
-        if not self._drop_call(session, request_id) or link is None:
+        if not self._drop_call(session, request_id) or link is None or link.version == MODERN:
             return
         params = {"requestId": request_id, "reason": reason}
         cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
@@ -202,7 +287,8 @@ class HttpUpstream:
         link = self._links.get(session.id)
         if link is not None and link.listener is None and not link.closed:
             # not on behalf of the request that opened it: no request id or trace context
-            link.listener = asyncio.create_task(self._listen(session, link), context=Context())
+            listen = self._listen_modern if link.version == MODERN else self._listen
+            link.listener = asyncio.create_task(listen(session, link), context=Context())
 
     # ----------------------------------------------------------------- HTTP
 
@@ -332,6 +418,198 @@ class HttpUpstream:
                     response.close()
             except (HttpClientError, EventTooLargeError) as err:
                 log.debug("[%s] GET stream ended: %s", self.label, describe(err))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _LISTEN_BACKOFF[1])
+
+    # ----------------------------------------------------------------- 2026-07-28
+
+    async def _probe(self) -> None:
+        """Learn once whether the upstream speaks 2026-07-28 (its ``server/discover``)."""
+        if self._probing is None:
+            self._probing = asyncio.Lock()
+        async with self._probing:
+            if self._probed:
+                return
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._discover()
+            except HttpClientError as err:
+                self._unreachable(err)
+                raise BackendUnavailableError(
+                    f"upstream {self.label} is unreachable: {describe(err)}"
+                ) from None
+            except (TimeoutError, BackendUnavailableError) as err:
+                log.info(
+                    "[%s] no answer to server/discover (%s): the 2025 handshake", self.label, err
+                )
+            self._probed = True
+            era = "2026-07-28" if self.discovered is not None else "the 2025 handshake"
+            log.info("[%s] speaks %s", self.label, era)
+
+    async def _discover(self) -> None:
+        """POST ``server/discover``; ``self.discovered`` is its result when 2026-07-28 is served."""
+        probe = discover_message({})
+        headers = {**self._headers, **routing_headers(probe, {})}
+        response = await self._pool.request("POST", headers, jsonrpc.dumps(probe))
+        if response.status != 200:
+            await response.read(MAX_MESSAGE)
+            if self.discovered is not None:
+                raise BackendUnavailableError(
+                    f"upstream {self.label} answered server/discover with HTTP {response.status}"
+                )
+            return
+        answer = _parse(await self._answer(response, probe["id"], None, None))
+        if speaks_modern(answer):
+            assert answer is not None
+            self.discovered = answer["result"]
+
+    def _answer_removed(
+        self, session: Session, link: _Link, message: Message, sink: Sink | None
+    ) -> None:
+        """``ping``, ``logging/setLevel`` and (un)subscribe, gone in 2026-07-28: done here."""
+        method = message["method"]
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        if method == "logging/setLevel" and isinstance(params.get("level"), str):
+            link.log_level = params["level"]
+        elif method in ("resources/subscribe", "resources/unsubscribe"):
+            uri = params.get("uri")
+            if isinstance(uri, str):
+                if method == "resources/subscribe":
+                    link.subscriptions.add(uri)
+                else:
+                    link.subscriptions.discard(uri)
+                if link.listener is not None:  # listen again with the new set
+                    link.listener.cancel()
+                    link.listener = None
+                self.listen(session)
+        answer = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
+        deliver_final(session, sink, jsonrpc.dumps(answer))
+
+    async def _modern_exchange(
+        self, session: Session, link: _Link, message: Message, call: _Call
+    ) -> None:
+        """One request in 2026-07-28, through as many ``input_required`` rounds as it takes."""
+        client_id = message["id"]
+        current = message
+        payload = b""
+        try:
+            for _ in range(MAX_INPUT_ROUNDS):
+                params = current.get("params")
+                name = params.get("name") if isinstance(params, dict) else None
+                wanted = {}
+                if current["method"] == "tools/call" and isinstance(name, str):
+                    wanted = self._tool_headers.get(name, {})
+                headers = {**self._request_headers(link), **routing_headers(current, wanted)}
+                body = jsonrpc.dumps(enveloped(current, link.capabilities, link.log_level))
+                response = await self._pool.request("POST", headers, body)
+                payload = await self._answer(response, client_id, session, call.sink)
+                answer = _parse(payload)
+                asked = input_requests(answer)
+                if asked is None:
+                    self._learn(current["method"], answer)
+                    break
+                questions, state = asked
+                responses = await self._ask_client(session, link, call, questions)
+                if isinstance(responses, bytes):  # the client refused a question
+                    payload = responses.replace(
+                        b'"id":null', b'"id":' + jsonrpc.dumps(client_id), 1
+                    )
+                    break
+                params = dict(current.get("params") or {})
+                params["inputResponses"] = responses
+                if state is not None:
+                    params["requestState"] = state
+                current = {**current, "params": params}
+            else:
+                payload = self._error(
+                    client_id, f"asked for input more than {MAX_INPUT_ROUNDS} times"
+                )
+        except HttpClientError as err:
+            self._unreachable(err)
+            text = f"upstream {self.label} is unavailable: {describe(err)}"
+            payload = jsonrpc.error_bytes(client_id, jsonrpc.SERVER_UNAVAILABLE, text)
+        if session.inflight.get(client_id) is call:
+            del session.inflight[client_id]
+            deliver_final(session, call.sink, payload)
+
+    async def _ask_client(
+        self, session: Session, link: _Link, call: _Call, questions: dict[str, Message]
+    ) -> dict[str, Any] | bytes:
+        """Put the upstream's questions to the client as server→client requests; the answers
+        by key, or the error of the first it refused (encoded, id null)."""
+        loop = asyncio.get_running_loop()
+        pending: list[tuple[str, Any, asyncio.Future[Message]]] = []
+        for key, question in questions.items():
+            ask_id: Any = key
+            serial = 1
+            while ask_id in link.asked:
+                serial += 1
+                ask_id = f"{key}-{serial}"
+            waiting: asyncio.Future[Message] = loop.create_future()
+            link.asked[ask_id] = waiting
+            pending.append((key, ask_id, waiting))
+            request = {"jsonrpc": "2.0", "id": ask_id, "method": question["method"]}
+            request["params"] = question.get("params") or {}
+            self._interim(session, call.sink, jsonrpc.dumps(request))
+        try:
+            responses: dict[str, Any] = {}
+            for key, _, waiting in pending:
+                answer = await asyncio.wait_for(waiting, INPUT_TIMEOUT)
+                if "result" not in answer:
+                    error = answer.get("error")
+                    return jsonrpc.dumps({"jsonrpc": "2.0", "id": None, "error": error})
+                responses[key] = answer["result"]
+            return responses
+        except TimeoutError:
+            text = f"the client did not answer upstream {self.label}'s question in time"
+            return jsonrpc.error_bytes(None, jsonrpc.SERVER_UNAVAILABLE, text)
+        finally:
+            for _, ask_id, _ in pending:
+                link.asked.pop(ask_id, None)
+
+    def _learn(self, method: str, answer: Any) -> None:
+        """Remember the ``Mcp-Param-*`` headers of the tools a ``tools/list`` answer names."""
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if method != "tools/list" or not isinstance(result, dict):
+            return
+        for tool in result.get("tools") or ():
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                self._tool_headers[tool["name"]] = header_params(tool.get("inputSchema"))
+
+    async def _listen_modern(self, session: Session, link: _Link) -> None:
+        """``subscriptions/listen`` for every list and the link's URIs, re-opened if it ends."""
+        delay = _LISTEN_BACKOFF[0]
+        while not link.closed:
+            wanted: dict[str, Any] = {
+                "toolsListChanged": True,
+                "promptsListChanged": True,
+                "resourcesListChanged": True,
+            }
+            if link.subscriptions:
+                wanted["resourceSubscriptions"] = sorted(link.subscriptions)
+            listen: Message = {
+                "jsonrpc": "2.0",
+                "id": "mcpb-listen",
+                "method": "subscriptions/listen",
+                "params": {"notifications": wanted},
+            }
+            body = jsonrpc.dumps(enveloped(listen, link.capabilities, None))
+            headers = {**self._request_headers(link), **routing_headers(listen, {})}
+            try:
+                response = await self._pool.request("POST", headers, body)
+                try:
+                    if response.status == 200:
+                        delay = _LISTEN_BACKOFF[0]
+                        async for event, data in events(response.chunks(), MAX_MESSAGE):
+                            if event == "message" and data and _LIST_OR_UPDATE.search(data):
+                                session.push(data.encode())
+                    elif response.status in (400, 404, 405):
+                        return  # the upstream serves no listen (it said so)
+                finally:
+                    response.close()
+            except (HttpClientError, EventTooLargeError) as err:
+                log.debug("[%s] listen stream ended: %s", self.label, describe(err))
             await asyncio.sleep(delay)
             delay = min(delay * 2, _LISTEN_BACKOFF[1])
 

@@ -38,6 +38,7 @@ from mcpb.mcphttp.backend import BackendUnavailableError
 from mcpb.mcphttp.errors import HTTPError, unavailable
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.modern.endpoint import ModernEndpoint
+from mcpb.mcphttp.modern.envelope import is_modern_request
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sessions import SessionLimitError, SessionTable
 from mcpb.mcphttp.settings import HttpSettings
@@ -46,7 +47,6 @@ from mcpb.mcphttp.versions import (
     BATCH_PROTOCOL_VERSIONS,
     DEFAULT_PROTOCOL_VERSION,
     HEADER_PROTOCOL_VERSIONS,
-    is_modern_request,
 )
 
 log = logging.getLogger("mcpb.http")

@@ -27,22 +27,3 @@ ALL_SERVED_VERSIONS: tuple[str, ...] = (
     *reversed(MODERN_PROTOCOL_VERSIONS),
     *reversed(SUPPORTED_PROTOCOL_VERSIONS),
 )
-
-
-def is_modern_request(header_version: bytes | None, message: object) -> bool:
-    """Whether a POSTed message belongs to the stateless era.
-
-    A ``MCP-Protocol-Version`` header naming anything but a handshake version (unknown values
-    included: the modern path rejects those with -32022) decides it; without the header, a
-    ``params._meta`` envelope naming a protocol version does (the spec's "how the client
-    opens"). A handshake version in the header is always the handshake era.
-    """
-    if header_version is not None:
-        return header_version.decode("latin-1").strip() not in HEADER_PROTOCOL_VERSIONS
-    if not isinstance(message, dict):
-        return False
-    params = message.get("params")
-    if not isinstance(params, dict):
-        return False
-    meta = params.get("_meta")
-    return isinstance(meta, dict) and "io.modelcontextprotocol/protocolVersion" in meta

@@ -1,7 +1,7 @@
 """The 2026-07-28 era on the streamable HTTP endpoint: stateless POSTs, checked in the spec's
 order, answered by the same backends as the handshake era.
 
-:class:`ModernEndpoint` takes the POSTs :func:`~mcpb.mcphttp.versions.is_modern_request`
+:class:`ModernEndpoint` takes the POSTs :func:`~mcpb.mcphttp.modern.envelope.is_modern_request`
 assigns to it. The checks run in the order the spec and its conformance suite expect
 (``docs/bridge.md``): Accept (406), a single request (400 -32600; a notification is 202 and
 dropped), routing headers not repeated and matching the body (400 -32020), the ``_meta``

@@ -15,6 +15,7 @@ from typing import Any
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.errors import HTTPError
 from mcpb.mcphttp.jsonrpc import Message
+from mcpb.mcphttp.versions import HEADER_PROTOCOL_VERSIONS
 
 PREFIX = "io.modelcontextprotocol/"
 PROTOCOL_VERSION = PREFIX + "protocolVersion"
@@ -70,6 +71,22 @@ def meta_of(message: Message) -> dict[str, Any] | None:
         if isinstance(meta, dict):
             return meta
     return None
+
+
+def is_modern_request(header_version: bytes | None, message: object) -> bool:
+    """Whether a POSTed message belongs to the stateless era.
+
+    A ``MCP-Protocol-Version`` header naming anything but a handshake version (unknown values
+    included: the modern path rejects those with -32022) decides it; without the header, a
+    ``params._meta`` envelope naming a protocol version does (the spec's "how the client
+    opens"). A handshake version in the header is always the handshake era.
+    """
+    if header_version is not None:
+        return header_version.decode("latin-1").strip() not in HEADER_PROTOCOL_VERSIONS
+    if not isinstance(message, dict):
+        return False
+    meta = meta_of(message)
+    return meta is not None and PROTOCOL_VERSION in meta
 
 
 def read_envelope(message: Message) -> Envelope:
