@@ -26,6 +26,7 @@ from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextConte
 from tests.support.aggregator import (
     Aggregator,
     aggregating,
+    hearing,
     methods_heard,
     start_aggregator,
     write_config,
@@ -119,7 +120,7 @@ def test_every_selected_tool_is_callable_by_its_namespaced_name(aggregator: Aggr
     assert {u: json.loads(a) for u, a in answers.items()} == {
         u: {"via": u} for u in ("local", "web", "old")
     }
-    assert version == "2025-11-25"
+    assert version == "2026-07-28"  # the default SDK client settles on the newest era
 
 
 @pytest.mark.parametrize(
@@ -167,7 +168,9 @@ def test_progress_and_logging_are_relayed_with_the_callers_token(aggregator: Agg
             logs.append(params.data)
 
         async def scenario(upstream: str = upstream) -> str:
-            async with Client(aggregator.url("dev"), logging_callback=on_log) as client:
+            # 2026-07-28: a request's logs come only when it asks (log_level stamps every one)
+            client = Client(aggregator.url("dev"), logging_callback=on_log, log_level="debug")
+            async with client:
                 result = await client.call_tool(
                     f"{upstream}__progress", {"steps": 3}, progress_callback=on_progress
                 )
@@ -215,7 +218,8 @@ def test_a_legacy_sse_client_on_a_vmcp(aggregator: Aggregator) -> None:
 def test_an_idle_session_holds_nothing_upstream(
     aggregator: Aggregator, echo_bridge: Bridge
 ) -> None:
-    """Upstream sessions open lazily: initialize, a GET stream and lists reach no upstream."""
+    """Upstream sessions open lazily: initialize, a GET stream and lists reach no upstream;
+    a 2026-07-28 upstream never holds one."""
 
     def upstream_sessions() -> int:
         count: int = httpx.get(f"{echo_bridge.base_url}/ready").json()["sessions"]
@@ -235,18 +239,19 @@ def test_an_idle_session_holds_nothing_upstream(
             )
             assert len(listed.json()["result"]["tools"]) == 21
             assert upstream_sessions() == before
-            called = client.post(
-                url,
-                json={
-                    "jsonrpc": "2.0",
-                    "id": 3,
-                    "method": "tools/call",
-                    "params": {"name": "web__echo", "arguments": {}},
-                },
-                headers=headers(session),
-            )
-            assert called.status_code == 200
-            assert upstream_sessions() == before + 1  # opened by the first call needing it
+
+            def call(tool: str, request_id: int) -> None:
+                body = {"name": tool, "arguments": {}}
+                message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call"}
+                called = client.post(
+                    url, json={**message, "params": body}, headers=headers(session)
+                )
+                assert called.status_code == 200
+
+            call("web__echo", 3)  # the bridge speaks 2026-07-28: no upstream session, ever
+            assert upstream_sessions() == before
+            call("old__echo", 4)  # legacy SSE: a session, opened by the first call needing it
+            assert upstream_sessions() == before + 1
         client.delete(url, headers=headers(session))
     deadline = time.monotonic() + 5
     while upstream_sessions() != before:
@@ -294,7 +299,10 @@ def test_an_http_upstream_down_then_back(tmp_path: Path) -> None:
 
         async def scenario() -> dict[str, Any]:
             out: dict[str, Any] = {}
-            async with Client(running.url("dev"), message_handler=on_message) as client:
+            async with (
+                Client(running.url("dev"), message_handler=on_message) as client,
+                hearing(client, changed),
+            ):
                 out["before"] = [t.name for t in (await client.list_tools()).tools]
                 bridge.stop()
                 await asyncio.to_thread(running.wait_for, {"web": "down"})
@@ -489,8 +497,9 @@ def test_the_watched_file_is_reloaded_and_a_broken_one_is_ignored(tmp_path: Path
         assert any("vmcps.three.namespace" in line for line in running.log)
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
 def test_an_upstreams_list_change_reaches_only_the_vmcps_whose_view_changed(
-    tmp_path: Path,
+    tmp_path: Path, mode: Any
 ) -> None:
     config = {
         "upstreams": {"a": {"stdio": echo_command()}},
@@ -507,9 +516,11 @@ def test_an_upstreams_list_change_reaches_only_the_vmcps_whose_view_changed(
 
         async def scenario() -> tuple[list[str], list[str]]:
             async with (
-                Client(running.url("added"), message_handler=on_added) as added,
-                Client(running.url("fixed"), message_handler=on_fixed) as fixed,
+                Client(running.url("added"), message_handler=on_added, mode=mode) as added,
+                Client(running.url("fixed"), message_handler=on_fixed, mode=mode) as fixed,
                 Client(running.url("all")) as everything,
+                hearing(added, heard_added),
+                hearing(fixed, heard_fixed),
             ):
                 before = [t.name for t in (await added.list_tools()).tools]
                 await fixed.list_tools()

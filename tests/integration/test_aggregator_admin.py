@@ -14,7 +14,13 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import EmbeddedResource, PromptReference, TextContent
 
-from tests.support.aggregator import Aggregator, aggregating, methods_heard, write_config
+from tests.support.aggregator import (
+    Aggregator,
+    aggregating,
+    hearing,
+    methods_heard,
+    write_config,
+)
 from tests.support.conformance import conformance_server_command
 from tests.support.mcp_http import headers, initialize
 from tests.support.servers import echo_command
@@ -87,7 +93,10 @@ def test_changes_announce_list_changed_to_open_sessions(admin: Aggregator) -> No
     seen, on_message = methods_heard()
 
     async def scenario() -> tuple[list[str], list[str], str]:
-        async with Client(admin.url("first"), message_handler=on_message) as client:
+        async with (
+            Client(admin.url("first"), message_handler=on_message) as client,
+            hearing(client, seen),
+        ):
             before = [t.name for t in (await client.list_tools()).tools]
             upstream = {"stdio": echo_command(), "tags": ["t"]}
             response = await asyncio.to_thread(
@@ -124,7 +133,10 @@ def test_an_upstream_added_later_is_announced_to_a_session_of_an_unchanged_vmcp(
     seen, on_message = methods_heard()
 
     async def scenario() -> tuple[list[str], list[str]]:
-        async with Client(admin.url("tagged"), message_handler=on_message) as client:
+        async with (
+            Client(admin.url("tagged"), message_handler=on_message) as client,
+            hearing(client, seen),
+        ):
             before = [t.name for t in (await client.list_tools()).tools]
             upstream = {"stdio": echo_command(), "tags": ["late"]}
             response = await asyncio.to_thread(
@@ -216,7 +228,12 @@ def test_resources_prompts_and_completion_over_two_prefixed_upstreams(tmp_path: 
                     PromptReference(type="ref/prompt", name="one__test_prompt_with_arguments"),
                     {"name": "arg1", "value": "par"},
                 )
-                await client.subscribe_resource("one+test://watched-resource")
+                watched = "one+test://watched-resource"
+                if client.protocol_version < "2026":
+                    await client.subscribe_resource(watched)
+                else:  # 2026-07-28: a listen stream names the URIs
+                    async with client.listen(resource_subscriptions=[watched]) as listening:
+                        assert watched in (listening.honored.resource_subscriptions or [])
                 tool = await client.call_tool("Second_Source__test_embedded_resource", {})
                 with pytest.raises(MCPError) as unknown:
                     await client.read_resource("three+test://static-text")
@@ -260,7 +277,7 @@ def test_resources_prompts_and_completion_over_two_prefixed_upstreams(tmp_path: 
     assert out["prompt"] == "Prompt with arguments: arg1='x', arg2='y'"
     assert out["completion"] == ["paris", "park", "party"]
     assert str(out["tool"]) == "second-source+test://embedded-resource"
-    assert out["unknown"].code == -32002
+    assert out["unknown"].code == -32602  # 2026-07-28's resource-not-found (2025: -32002)
     assert out["excluded"].code == -32602
     assert out["excluded"].message == "Unknown prompt: Second_Source__test_prompt_with_image"
 

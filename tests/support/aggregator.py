@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,10 @@ def start_aggregator(
 
 
 def methods_heard() -> tuple[list[str], Any]:
-    """A list and an SDK ``message_handler`` that appends every notification's method to it."""
+    """A list and an SDK ``message_handler`` that appends every notification's method to it.
+
+    A 2026-07-28 client has no session stream: wrap its use in :func:`hearing` as well.
+    """
     heard: list[str] = []
 
     async def on_message(message: Any) -> None:
@@ -88,3 +92,36 @@ def aggregating(config_path: Path, **kwargs: Any) -> Iterator[Aggregator]:
         yield aggregator
     finally:
         aggregator.stop()
+
+
+_EVENTS = {
+    "ToolsListChanged": "notifications/tools/list_changed",
+    "PromptsListChanged": "notifications/prompts/list_changed",
+    "ResourcesListChanged": "notifications/resources/list_changed",
+    "ResourceUpdated": "notifications/resources/updated",
+}
+
+
+@contextlib.asynccontextmanager
+async def hearing(client: Any, heard: list[str]) -> AsyncIterator[None]:
+    """While open, a 2026-07-28 ``client`` listens for every list change (its only way to hear
+    them) and appends their methods to ``heard``; a 2025 client hears on its session."""
+    if client.protocol_version < "2026":
+        yield
+        return
+    listen = client.listen(
+        tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+    )
+    async with listen as subscription:
+
+        async def collect() -> None:
+            async for event in subscription:
+                heard.append(_EVENTS[type(event).__name__])
+
+        task = asyncio.create_task(collect())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

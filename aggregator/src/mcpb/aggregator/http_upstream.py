@@ -227,6 +227,9 @@ class HttpUpstream:
             params = params if isinstance(params, dict) else {}
             link.version = MODERN
             link.capabilities = params.get("capabilities") or {}
+            # A 2025 server logs without being asked; a 2026 one only when the request asks:
+            # ask for everything (a 2026 client's own level filters at the vMCP's edge).
+            link.log_level = "debug"
             result = initialize_result(self.discovered, params.get("protocolVersion"))
             answer = {"jsonrpc": "2.0", "id": message["id"], "result": result}
             deliver_final(session, sink, jsonrpc.dumps(answer))
