@@ -20,7 +20,7 @@ import httpx
 
 from bench.bridge.peers import CACHE, GATEWAYS, servers
 from bench.bridge.run import running
-from bench.bridge.session import open_session
+from bench.bridge.session import MODERN_VERSION, open_session
 from bench.bridge.wrk import run_wrk
 from tests.support.pypi import pypi_bin
 
@@ -60,8 +60,11 @@ def main() -> None:
     out = CACHE / f"profile-{args.gateway}-{args.server}-c{args.conns}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     with running(GATEWAYS[args.gateway], server) as (url, proc):
-        with httpx.Client(timeout=30) as client:
-            opened = [open_session(client, url) for _ in range(args.conns)]
+        if GATEWAYS[args.gateway].era == "2026":
+            opened = [("-", MODERN_VERSION)] * args.conns
+        else:
+            with httpx.Client(timeout=30) as client:
+                opened = [open_session(client, url) for _ in range(args.conns)]
         sids = [sid for sid, _ in opened]
         record = [
             str(pyspy), "record", "--pid", str(proc.pid), "--duration", str(args.seconds),

@@ -39,7 +39,7 @@ from mcpb.aggregator.modern_wire import (
     enveloped,
     initialize_result,
     input_requests,
-    routing_headers,
+    routing_headers_for,
     speaks_modern,
 )
 from mcpb.aggregator.sse_reader import EventTooLargeError, events
@@ -452,7 +452,7 @@ class HttpUpstream:
     async def _discover(self) -> None:
         """POST ``server/discover``; ``self.discovered`` is its result when 2026-07-28 is served."""
         probe = discover_message({})
-        headers = {**self._headers, **routing_headers(probe, {})}
+        headers = {**self._headers, **routing_headers_for(probe, {})}
         response = await self._pool.request("POST", headers, jsonrpc.dumps(probe))
         if response.status != 200:
             await response.read(MAX_MESSAGE)
@@ -503,7 +503,7 @@ class HttpUpstream:
                 wanted = {}
                 if current["method"] == "tools/call" and isinstance(name, str):
                     wanted = self._tool_headers.get(name, {})
-                headers = {**self._request_headers(link), **routing_headers(current, wanted)}
+                headers = {**self._request_headers(link), **routing_headers_for(current, wanted)}
                 body = jsonrpc.dumps(enveloped(current, link.capabilities, link.log_level))
                 response = await self._pool.request("POST", headers, body)
                 payload = await self._answer(response, client_id, session, call.sink)
@@ -598,7 +598,7 @@ class HttpUpstream:
                 "params": {"notifications": wanted},
             }
             body = jsonrpc.dumps(enveloped(listen, link.capabilities, None))
-            headers = {**self._request_headers(link), **routing_headers(listen, {})}
+            headers = {**self._request_headers(link), **routing_headers_for(listen, {})}
             try:
                 response = await self._pool.request("POST", headers, body)
                 try:

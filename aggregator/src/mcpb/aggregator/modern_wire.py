@@ -84,7 +84,9 @@ def header_value(value: str) -> str:
     return "=?base64?" + base64.b64encode(value.encode("utf-8")).decode("ascii") + "?="
 
 
-def routing_headers(message: Message, params_wanted: dict[bytes, HeaderParam]) -> dict[str, str]:
+def routing_headers_for(
+    message: Message, params_wanted: dict[bytes, HeaderParam]
+) -> dict[str, str]:
     """``Mcp-Method``, ``Mcp-Name`` and the ``Mcp-Param-*`` headers a request needs."""
     method = message["method"]
     headers = {"mcp-protocol-version": MODERN, "mcp-method": method}

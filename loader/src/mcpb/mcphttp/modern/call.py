@@ -35,6 +35,9 @@ from mcpb.mcphttp.sink import RequestSink
 
 log = logging.getLogger("mcpb.http")
 
+#: Shared empty mapping: most calls are never asked anything (replaced on first use).
+_NO_QUESTIONS: dict[str, Any] = {}
+
 #: How long after a server's question the call waits for more before asking the client.
 SETTLE = 0.02
 #: What each kind of server→client request needs the client to have declared.
@@ -46,7 +49,16 @@ NEEDS: dict[str, str] = {
 
 
 class CallOwner(Protocol):
-    """Where a call reports its state changes (the table of waiting calls)."""
+    """What a call needs of the endpoint it serves: the server's facts for the answer's shape,
+    and where to report that it waits for its client or is over."""
+
+    @property
+    def server_info(self) -> Any:
+        """The server's ``serverInfo`` (None: unknown)."""
+
+    @property
+    def cache_hint(self) -> tuple[int, str]:
+        """``ttlMs`` and ``cacheScope`` for cacheable results that set none."""
 
     def wait(self, call: ModernCall) -> str | None:
         """The call now waits for its client; the ``requestState`` to hand out (None: full)."""
@@ -58,6 +70,28 @@ class CallOwner(Protocol):
 class ModernCall:
     """One modern request in flight in a backend, across its ``input_required`` rounds."""
 
+    __slots__ = (
+        "_settle",
+        "_tasks",
+        "answer",
+        "asked",
+        "backend",
+        "backend_id",
+        "envelope",
+        "finished",
+        "handle",
+        "method",
+        "out",
+        "owner",
+        "params_name",
+        "prepaid",
+        "questioned",
+        "reply_id",
+        "round",
+        "session",
+        "status",
+    )
+
     def __init__(
         self,
         owner: CallOwner,
@@ -65,8 +99,6 @@ class ModernCall:
         session: Session,
         envelope: Envelope,
         message: Message,
-        server_info: Any,
-        cache_hint: tuple[int, str],
     ) -> None:
         self.owner = owner
         self.backend = backend
@@ -74,27 +106,27 @@ class ModernCall:
         self.envelope = envelope
         self.method: str = message["method"]
         params = message.get("params")
-        self.params_name: Any = None
-        if isinstance(params, dict):
-            self.params_name = params.get("name", params.get("uri"))
+        self.params_name: Any = (
+            params.get("name", params.get("uri")) if isinstance(params, dict) else None
+        )
         #: The id the backend knows the request by (the first HTTP request's).
         self.backend_id: Any = message["id"]
         #: The id of the HTTP request now waiting for the answer.
-        self.reply_id: Any = message["id"]
-        self.server_info = server_info
-        self.cache_hint = cache_hint
+        self.reply_id: Any = self.backend_id
         self.out: RequestSink | None = None
         self.status = 200
         #: The server's questions not yet answered: key → (the server's id, the question).
-        self.asked: dict[str, tuple[Any, Message]] = {}
+        self.asked: dict[str, tuple[Any, Message]] = _NO_QUESTIONS
         #: ``inputResponses`` sent before they were asked for (by the key the server uses).
-        self.prepaid: dict[str, Any] = {}
+        self.prepaid: dict[str, Any] = _NO_QUESTIONS
         self.round = 0
         self.handle = ""
         self.answer: Message | None = None
         self.finished = False
+        #: The server asked something during this call (its backend has records to drop).
+        self.questioned = False
         self._settle: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] | None = None
 
     # ------------------------------------------------------------ the Sink protocol
 
@@ -167,7 +199,7 @@ class ModernCall:
         if self.finished:
             return
         self.backend.abandon(self.session, self.backend_id, reason)
-        self._end()
+        self._end(abandoned=True)
 
     # ------------------------------------------------------------ internals
 
@@ -177,22 +209,25 @@ class ModernCall:
             self.answer = message
             return
         message["id"] = self.reply_id
-        ttl, scope = self.cache_hint
-        modernize(message, self.method, self.server_info, ttl, scope)
+        ttl, scope = self.owner.cache_hint
+        modernize(message, self.method, self.owner.server_info, ttl, scope)
         self.status = status_for(message)
         out.put(jsonrpc.dumps(message), final=True)
         self._end()
 
-    def _end(self) -> None:
+    def _end(self, *, abandoned: bool = False) -> None:
         self.finished = True
         self.out = None
         if self._settle is not None:
             self._settle.cancel()
             self._settle = None
-        self.owner.done(self)
-        self.backend.detach(self.session)  # refuses the questions still unanswered
+        if self.handle:
+            self.owner.done(self)
+        if abandoned or self.questioned:  # else the backend keeps nothing of this session
+            self.backend.detach(self.session)  # refuses the questions still unanswered
 
     def _asked_by_server(self, method: str, message: Message) -> None:
+        self.questioned = True
         server_id = message["id"]
         if method == "ping":
             self._answer_server(server_id, {"result": {}})
@@ -217,6 +252,8 @@ class ModernCall:
         if key in self.prepaid:
             self._answer_server(server_id, {"result": self.prepaid.pop(key)})
             return
+        if self.asked is _NO_QUESTIONS:
+            self.asked = {}
         self.asked[key] = (server_id, {"method": method, "params": params})
         if self.out is not None and self._settle is None:
             self._settle = asyncio.get_running_loop().call_later(SETTLE, self._ask_client)
@@ -239,8 +276,8 @@ class ModernCall:
             "inputRequests": {key: question for key, (_, question) in self.asked.items()},
             "requestState": state,
         }
-        if self.server_info is not None:
-            result["_meta"] = {SERVER_INFO: self.server_info}
+        if self.owner.server_info is not None:
+            result["_meta"] = {SERVER_INFO: self.owner.server_info}
         self.out = None
         self.status = 200
         out.put(
@@ -250,6 +287,8 @@ class ModernCall:
     def _answer_server(self, server_id: Any, body: Message) -> None:
         answer = {"jsonrpc": "2.0", "id": server_id, **body}
         task = asyncio.ensure_future(self._send(answer))
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

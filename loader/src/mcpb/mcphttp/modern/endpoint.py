@@ -71,8 +71,23 @@ class ModernEndpoint:
         self.settings = settings
         self.facts = ServerFacts(settings.init_timeout, settings.max_buffer)
         self.waiting = WaitingCalls(settings.max_sessions, settings.input_timeout)
+        self.cache_hint = (settings.cache_ttl_ms, settings.cache_scope)
         self._listens: set[ListenStream] = set()
-        self._described = False
+        #: The stateless backend once it is started and described, when it cannot change.
+        self._ready: Backend | None = None
+
+    @property
+    def server_info(self) -> Any:
+        """The server's ``serverInfo``, put into every modern result's ``_meta``."""
+        return self.facts.server_info
+
+    def wait(self, call: ModernCall) -> str | None:
+        """A call waits for its client's input: keep it (its new ``requestState``)."""
+        return self.waiting.wait(call)
+
+    def done(self, call: ModernCall) -> None:
+        """A call is over."""
+        self.waiting.done(call)
 
     def close(self) -> None:
         """Cancel the calls waiting for input and end the listen streams (shutdown)."""
@@ -101,7 +116,7 @@ class ModernEndpoint:
             await respond(send, 202, b"", TEXT)  # nothing to act on without a session
             return
         rpc_id = message["id"]
-        routing = routing_headers(raw_headers, rpc_id)
+        routing = routing_headers(raw_headers, headers, rpc_id)
         envelope = read_envelope(message)
         check_routing(routing, message, envelope.version)
         if not isinstance(envelope.version, str):
@@ -121,13 +136,15 @@ class ModernEndpoint:
                 rpc_id=rpc_id,
                 code=jsonrpc.METHOD_NOT_FOUND,
             )
-        backend = await self._backend(rpc_id)
+        backend = self._ready if self._ready is not None else await self._backend(rpc_id)
         if method == "tools/call":
             params = message.get("params")
             name = params.get("name") if isinstance(params, dict) else None
-            wanted = await self.facts.header_params(backend, name)
+            wanted = self.facts.known_header_params(name)
+            if wanted is None:
+                wanted = await self.facts.header_params(backend, name)
             if wanted:
-                check_params(routing, wanted, message)
+                check_params(headers, wanted, message)
         if method == "server/discover":
             await self._discover(backend, rpc_id, send)
         elif method == "subscriptions/listen":
@@ -136,16 +153,15 @@ class ModernEndpoint:
             await self._call(backend, message, envelope, receive, send)
 
     async def _backend(self, rpc_id: Any) -> Backend:
-        """The stateless backend, initialised (once: a restarted server is re-initialised by
-        its backend)."""
+        """The stateless backend, started and initialised (once: a restarted server is
+        re-initialised by its backend)."""
         try:
             backend = await self.sessions.stateless_backend()
         except Exception as err:
             text = f"cannot start the MCP server: {err}"
             raise HTTPError(502, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE) from None
-        if not self._described:
-            await self.facts.describe(backend)
-            self._described = True
+        await self.facts.describe(backend)
+        self._ready = backend  # the same for the table's life: described once is enough
         return backend
 
     async def _discover(self, backend: Backend, rpc_id: Any, send: Send) -> None:
@@ -171,7 +187,7 @@ class ModernEndpoint:
         method = message["method"]
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
-        responses = _input_responses(params, rpc_id)
+        responses = _input_responses(params, rpc_id) if "inputResponses" in params else {}
         out = RequestSink(streaming=True, limit=self.settings.max_buffer)
         if "requestState" in params and method in ASKING:
             call = self.waiting.claim(
@@ -180,13 +196,11 @@ class ModernEndpoint:
             call.attach(out, rpc_id)
             call.resume(envelope, responses)
         else:
-            serial = next(_serial)
-            session = Session(f"modern-{serial}", False, f"m{serial}", stateless=True)
-            hint = (self.settings.cache_ttl_ms, self.settings.cache_scope)
-            call = ModernCall(
-                self.waiting, backend, session, envelope, message, self.facts.server_info, hint
-            )
-            call.prepaid = responses
+            tag = f"m{next(_serial)}"
+            session = Session(tag, False, tag, stateless=True)
+            call = ModernCall(self, backend, session, envelope, message)
+            if responses:
+                call.prepaid = responses
             call.attach(out, rpc_id)
             to_handshake_era(message)
             try:
@@ -194,20 +208,19 @@ class ModernEndpoint:
             except BackendUnavailableError as err:
                 call.finished = True
                 raise unavailable(rpc_id, err) from None
-        await self._reply(call, out, receive, send)
-
-    async def _reply(
-        self, call: ModernCall, out: RequestSink, receive: Receive, send: Send
-    ) -> None:
-        """Answer one HTTP request of ``call``: JSON when the answer comes first, else SSE."""
         first = await first_or_departure(out, receive)
         if first is None:
             out.closed = True
             call.abandon("its stream overflowed" if out.overflowed else "the client disconnected")
-            return
-        if out.finished():
+        elif out.finished():
             await respond(send, call.status, first, JSON)
-            return
+        else:
+            await self._stream(call, out, first, receive, send)
+
+    async def _stream(
+        self, call: ModernCall, out: RequestSink, first: bytes, receive: Receive, send: Send
+    ) -> None:
+        """The rest of an answer that did not come first: an SSE stream (progress, logs)."""
         await start_stream(send, None, sse.message_event(first))
         if not out.finished():
             stayed = await pump(

@@ -38,7 +38,7 @@ LOG_LEVELS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
     """What one modern request says about its client. ``version`` is not yet checked."""
 
@@ -92,10 +92,10 @@ def is_modern_request(header_version: bytes | None, message: object) -> bool:
 def read_envelope(message: Message) -> Envelope:
     """The envelope of a modern request; 400 -32602 naming the missing key(s) otherwise."""
     meta = meta_of(message)
-    missing = [
-        key for key in (PROTOCOL_VERSION, CLIENT_CAPABILITIES) if meta is None or key not in meta
-    ]
-    if meta is None or missing:
+    if meta is None or PROTOCOL_VERSION not in meta or CLIENT_CAPABILITIES not in meta:
+        missing = [
+            k for k in (PROTOCOL_VERSION, CLIENT_CAPABILITIES) if meta is None or k not in meta
+        ]
         raise HTTPError(
             400,
             f"params._meta must name {' and '.join(missing)} (2026-07-28 requests carry them)",
@@ -125,8 +125,10 @@ def to_handshake_era(message: Message) -> None:
     params = message.get("params")
     if not isinstance(params, dict):
         return
-    params.pop("inputResponses", None)
-    params.pop("requestState", None)
+    if "inputResponses" in params:
+        del params["inputResponses"]
+    if "requestState" in params:
+        del params["requestState"]
     meta = params.get("_meta")
     if isinstance(meta, dict):
         for key in [key for key in meta if key.startswith(PREFIX)]:

@@ -37,6 +37,7 @@ CLIENT_CAPABILITIES: dict[str, Any] = {
     "roots": {},
 }
 RELIST_AFTER = 30.0
+_NONE: dict[bytes, HeaderParam] = {}
 _PAGES = 50
 
 
@@ -75,6 +76,13 @@ class ServerFacts:
             )
         self.server_info = result.get("serverInfo")
         return result
+
+    def known_header_params(self, tool: Any) -> dict[bytes, HeaderParam] | None:
+        """What :meth:`header_params` would answer without asking the server, or None when
+        it must ask (the list is stale, or was never read)."""
+        if time.monotonic() - self._listed > RELIST_AFTER:
+            return None
+        return self._tools.get(tool, _NONE) if isinstance(tool, str) else _NONE
 
     async def header_params(self, backend: Backend, tool: Any) -> dict[bytes, HeaderParam]:
         """The ``Mcp-Param-*`` headers ``tool`` declares (empty when unknown or none)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mcpb.mcphttp import jsonrpc
@@ -34,20 +34,22 @@ def mismatch(rpc_id: Any, text: str) -> HTTPError:
     return HTTPError(400, text, rpc_id=rpc_id, code=jsonrpc.HEADER_MISMATCH)
 
 
-def routing_headers(raw: Iterable[tuple[bytes, bytes]], rpc_id: Any) -> dict[bytes, str]:
-    """The routing headers (names lowercased, values trimmed); a repeated one is refused,
-    since readers taking the first and the last copy would route differently."""
-    found: dict[bytes, str] = {}
-    params: dict[bytes, str] = {}
-    for name, value in raw:
-        lowered = name.lower()
-        if lowered in _ROUTING or lowered.startswith(PARAM_PREFIX):
-            target = params if lowered.startswith(PARAM_PREFIX) else found
-            if lowered in target:
-                raise mismatch(rpc_id, f"the {lowered.decode('latin-1')} header is repeated")
-            target[lowered] = value.decode("latin-1").strip(" \t")
-    found.update(params)
-    return found
+def routing_headers(
+    raw: Sequence[tuple[bytes, bytes]], headers: Mapping[bytes, bytes], rpc_id: Any
+) -> dict[bytes, str]:
+    """The three routing headers, values trimmed; a repeated one is refused, since readers
+    taking the first and the last copy would route differently. ``headers`` is ``raw`` (names
+    lowercased, as ASGI gives them) as a dict: when no name repeats at all it answers alone."""
+    if len(raw) != len(headers):
+        seen: set[bytes] = set()
+        for name, _ in raw:
+            if name in _ROUTING:
+                if name in seen:
+                    raise mismatch(rpc_id, f"the {name.decode('latin-1')} header is repeated")
+                seen.add(name)
+    return {
+        name: headers[name].decode("latin-1").strip(" \t") for name in _ROUTING if name in headers
+    }
 
 
 def decode_value(value: str) -> str | None:
@@ -124,7 +126,7 @@ def header_params(input_schema: Any) -> dict[bytes, HeaderParam]:
 
 
 def check_params(
-    headers: Mapping[bytes, str], wanted: Mapping[bytes, HeaderParam], message: Message
+    headers: Mapping[bytes, bytes], wanted: Mapping[bytes, HeaderParam], message: Message
 ) -> None:
     """Each ``Mcp-Param-*`` header a tool declares against its argument (-32020 on a miss).
 
@@ -139,7 +141,8 @@ def check_params(
         value: Any = arguments
         for key in path:
             value = value.get(key, _ABSENT) if isinstance(value, dict) else _ABSENT
-        sent = headers.get(header)
+        raw = headers.get(header)
+        sent = raw.decode("latin-1").strip(" \t") if raw is not None else None
         label = header.decode("latin-1")
         if sent is None and value is _ABSENT:
             continue
