@@ -38,6 +38,7 @@ async def call(
     until: Callable[[bytes], bool] | None = None,
     leave_after: float | None = None,
     read: bool = True,
+    state: dict[str, Any] | None = None,
 ) -> Reply:
     raw = b"" if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
     sent: dict[str, str | list[str]] = {
@@ -51,6 +52,7 @@ async def call(
         "path": path,
         "root_path": root_path,
         "query_string": query,
+        "state": dict(state or {}),
         "headers": [
             (k.lower().encode(), v.encode())
             for k, values in sent.items()

@@ -119,6 +119,7 @@ class ModernRig(Rig):
         rpc_id: Any = 1,
         until: Any = None,
         leave_after: float | None = None,
+        principal: str | None = None,
         **headers: Any,
     ) -> Reply:
         params = {**(params or {})}
@@ -135,7 +136,14 @@ class ModernRig(Rig):
         sent = {k: v for k, v in sent.items() if v is not None}
         body = {"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}
         return await call(
-            self.app, "POST", "/mcp", body=body, headers=sent, until=until, leave_after=leave_after
+            self.app,
+            "POST",
+            "/mcp",
+            body=body,
+            headers=sent,
+            until=until,
+            leave_after=leave_after,
+            state={"principal": principal} if principal else None,
         )
 
 
@@ -357,6 +365,27 @@ def test_a_question_becomes_input_required_and_the_retry_answers_it() -> None:
         assert rig.backend.responses == [{"jsonrpc": "2.0", "id": "who", "result": answer}]
         again = await rig.send("tools/call", params, rpc_id=4)  # a state is good once
         assert error_of(again) == (400, jsonrpc.INVALID_PARAMS)
+
+    modern(scenario)
+
+
+def test_only_the_client_that_was_asked_may_answer() -> None:
+    async def scenario(rig: ModernRig) -> None:
+        caps: dict[str, Any] = {"elicitation": {}}
+        meta = {**META, "io.modelcontextprotocol/clientCapabilities": caps}
+        first = await rig.send("tools/call", {"name": "ask", "_meta": meta}, principal="alice")
+        params = {
+            "name": "ask",
+            "_meta": meta,
+            "requestState": first.json()["result"]["requestState"],
+        }
+        params["inputResponses"] = {"who": {"action": "accept", "content": {}}}
+        stolen = await rig.send("tools/call", params, rpc_id=2, principal="mallory")
+        assert error_of(stolen) == (400, jsonrpc.INVALID_PARAMS)
+        assert "another client" in stolen.json()["error"]["message"]
+        assert rig.backend.responses == []  # the server heard nothing from mallory
+        mine = await rig.send("tools/call", params, rpc_id=3, principal="alice")
+        assert mine.json()["result"]["resultType"] == "complete"
 
     modern(scenario)
 

@@ -119,7 +119,9 @@ class AggregatorApp:
                 exchange.session_id = _require_owner(vmcp, scope, exchange.client)
             else:
                 identity = None
+            # "principal" binds 2026 calls waiting for input to their client (transport core)
             state = {**scope.get("state", {}), "identity": identity}
+            state["principal"] = identity_name(identity)
             mounted = {
                 **scope,
                 "root_path": scope.get("root_path", "") + _PREFIX + name,

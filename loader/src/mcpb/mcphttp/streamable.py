@@ -90,7 +90,7 @@ class StreamableEndpoint:
         method: str = scope["method"]
         headers: dict[bytes, bytes] = dict(scope["headers"])
         if method == "POST":
-            await self._post(scope["headers"], headers, receive, send)
+            await self._post(scope, headers, receive, send)
         elif self.modern is not None and is_modern_request(
             headers.get(b"mcp-protocol-version"), None
         ):
@@ -123,18 +123,14 @@ class StreamableEndpoint:
         return session
 
     async def _post(
-        self,
-        raw_headers: list[tuple[bytes, bytes]],
-        headers: dict[bytes, bytes],
-        receive: Receive,
-        send: Send,
+        self, scope: Scope, headers: dict[bytes, bytes], receive: Receive, send: Send
     ) -> None:
         body = await read_json_body(headers, receive, self.settings.max_body)
         message = parse_message(body)
         if self.modern is not None and is_modern_request(
             headers.get(b"mcp-protocol-version"), message
         ):
-            await self.modern.post(raw_headers, headers, message, receive, send)
+            await self.modern.post(scope, headers, message, receive, send)
             return
         wants_json, wants_sse = accepts(headers.get(b"accept"))
         if not (wants_json or wants_sse):

@@ -85,6 +85,7 @@ class ModernCall:
         "owner",
         "params_name",
         "prepaid",
+        "principal",
         "questioned",
         "reply_id",
         "round",
@@ -114,6 +115,8 @@ class ModernCall:
         #: The id of the HTTP request now waiting for the answer.
         self.reply_id: Any = self.backend_id
         self.out: RequestSink | None = None
+        #: Who made the request, when the layer above says (only they may resume it).
+        self.principal: Any = None
         self.status = 200
         #: The server's questions not yet answered: key → (the server's id, the question).
         self.asked: dict[str, tuple[Any, Message]] = _NO_QUESTIONS

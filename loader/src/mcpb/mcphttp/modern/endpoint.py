@@ -21,6 +21,7 @@ from mcpb.mcphttp.asgi import (
     JSON,
     TEXT,
     Receive,
+    Scope,
     Send,
     accepts,
     end_stream,
@@ -96,14 +97,14 @@ class ModernEndpoint:
             stream.end()
 
     async def post(
-        self,
-        raw_headers: list[tuple[bytes, bytes]],
-        headers: dict[bytes, bytes],
-        message: Any,
-        receive: Receive,
-        send: Send,
+        self, scope: Scope, headers: dict[bytes, bytes], message: Any, receive: Receive, send: Send
     ) -> None:
-        """Check one POSTed message in the spec's order, then answer or forward it."""
+        """Check one POSTed message in the spec's order, then answer or forward it.
+
+        ``scope["state"]["principal"]``, when an outer layer set it (the aggregator puts the
+        authenticated client's name there), binds a call waiting for input to that client:
+        only the same principal may resume it.
+        """
         wants_json, wants_sse = accepts(headers.get(b"accept"))
         if not (wants_json and wants_sse):
             raise HTTPError(406, "Accept must list application/json and text/event-stream")
@@ -116,7 +117,7 @@ class ModernEndpoint:
             await respond(send, 202, b"", TEXT)  # nothing to act on without a session
             return
         rpc_id = message["id"]
-        routing = routing_headers(raw_headers, headers, rpc_id)
+        routing = routing_headers(scope["headers"], headers, rpc_id)
         envelope = read_envelope(message)
         check_routing(routing, message, envelope.version)
         if not isinstance(envelope.version, str):
@@ -150,7 +151,9 @@ class ModernEndpoint:
         elif method == "subscriptions/listen":
             await self._listen(backend, message, receive, send)
         else:
-            await self._call(backend, message, envelope, receive, send)
+            state = scope.get("state")
+            principal = state.get("principal") if isinstance(state, dict) else None
+            await self._call(backend, message, envelope, principal, receive, send)
 
     async def _backend(self, rpc_id: Any) -> Backend:
         """The stateless backend, started and initialised (once: a restarted server is
@@ -181,7 +184,13 @@ class ModernEndpoint:
         await respond(send, 200, body, JSON)
 
     async def _call(
-        self, backend: Backend, message: Message, envelope: Envelope, receive: Receive, send: Send
+        self,
+        backend: Backend,
+        message: Message,
+        envelope: Envelope,
+        principal: Any,
+        receive: Receive,
+        send: Send,
     ) -> None:
         rpc_id = message["id"]
         method = message["method"]
@@ -190,15 +199,15 @@ class ModernEndpoint:
         responses = _input_responses(params, rpc_id) if "inputResponses" in params else {}
         out = RequestSink(streaming=True, limit=self.settings.max_buffer)
         if "requestState" in params and method in ASKING:
-            call = self.waiting.claim(
-                params["requestState"], method, params.get("name", params.get("uri")), rpc_id
-            )
+            target = params.get("name", params.get("uri"))
+            call = self.waiting.claim(params["requestState"], method, target, rpc_id, principal)
             call.attach(out, rpc_id)
             call.resume(envelope, responses)
         else:
             tag = f"m{next(_serial)}"
             session = Session(tag, False, tag, stateless=True)
             call = ModernCall(self, backend, session, envelope, message)
+            call.principal = principal
             if responses:
                 call.prepaid = responses
             call.attach(out, rpc_id)

@@ -55,11 +55,14 @@ class WaitingCalls:
             if timer is not None:
                 timer.cancel()
 
-    def claim(self, state: Any, method: str, name: Any, rpc_id: Any) -> ModernCall:
+    def claim(
+        self, state: Any, method: str, name: Any, rpc_id: Any, principal: Any = None
+    ) -> ModernCall:
         """The waiting call a retry's ``requestState`` names; -32602 when there is none.
 
-        The state must be this process's, of the call's latest round, for the same method
-        and target, and the call must still be waiting (a state is good for one retry).
+        The state must be this process's, of the call's latest round, for the same method,
+        target and principal, and the call must still be waiting (a state is good for one
+        retry).
         """
         found = self._states.verify(state)
         if found is None:
@@ -72,6 +75,8 @@ class WaitingCalls:
             raise _invalid(rpc_id, "requestState is not the latest one issued for its request")
         if method != call.method or name != call.params_name:
             raise _invalid(rpc_id, "requestState belongs to a different request")
+        if principal != call.principal:
+            raise _invalid(rpc_id, "requestState was issued to another client")
         timer = self._timers.pop(handle, None)
         if timer is not None:
             timer.cancel()
