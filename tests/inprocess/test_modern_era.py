@@ -440,6 +440,27 @@ def test_listen_acknowledges_what_it_honours_and_tags_each_notification() -> Non
     modern(scenario)
 
 
+def test_listen_streams_are_bounded_in_number_and_in_uris() -> None:
+    async def scenario() -> None:
+        rig = ModernRig(max_sessions=1)
+        await rig.app.startup()
+        try:
+            many = {"resourceSubscriptions": [f"x://{n}" for n in range(257)]}
+            reply = await rig.send("subscriptions/listen", {"notifications": many})
+            assert error_of(reply) == (400, jsonrpc.INVALID_PARAMS)
+            first = asyncio.ensure_future(
+                rig.send("subscriptions/listen", {"notifications": {}}, leave_after=0.5)
+            )
+            await asyncio.sleep(0.1)
+            second = await rig.send("subscriptions/listen", {"notifications": {}}, rpc_id=2)
+            assert second.status == 503 and second.headers["retry-after"] == "1"
+            await first
+        finally:
+            await rig.app.shutdown()
+
+    run(scenario())
+
+
 def test_both_eras_share_one_endpoint() -> None:
     async def scenario(rig: ModernRig) -> None:
         sid = await rig.open()

@@ -61,6 +61,8 @@ REMOVED = frozenset(
 )
 #: Methods whose result may be ``input_required`` (the others never ask the client).
 ASKING = frozenset({"tools/call", "prompts/get", "resources/read"})
+#: URIs one listen stream may name (each is a subscription in the server).
+MAX_LISTEN_URIS = 256
 _serial = itertools.count(1)
 
 
@@ -246,8 +248,25 @@ class ModernEndpoint:
         self, backend: Backend, message: Message, receive: Receive, send: Send
     ) -> None:
         rpc_id = message["id"]
+        if len(self._listens) >= self.settings.max_sessions:  # each holds a stream open
+            text = f"too many listen streams (the limit is {self.settings.max_sessions})"
+            raise HTTPError(
+                503,
+                text,
+                rpc_id=rpc_id,
+                code=jsonrpc.SERVER_UNAVAILABLE,
+                headers=[(b"retry-after", b"1")],
+            )
         params = message.get("params")
         requested = params.get("notifications") if isinstance(params, dict) else None
+        wanted = requested.get("resourceSubscriptions") if isinstance(requested, dict) else None
+        if isinstance(wanted, list) and len(wanted) > MAX_LISTEN_URIS:
+            raise HTTPError(
+                400,
+                f"resourceSubscriptions may name at most {MAX_LISTEN_URIS} URIs",
+                rpc_id=rpc_id,
+                code=jsonrpc.INVALID_PARAMS,
+            )
         description = await self.facts.describe(backend)
         granted, uris = honoured(requested, description.get("capabilities"))
         stream = ListenStream(self.settings.max_buffer, rpc_id, granted)
