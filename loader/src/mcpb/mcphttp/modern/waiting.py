@@ -23,7 +23,7 @@ log = logging.getLogger("mcpb.http")
 
 
 class WaitingCalls:
-    """Calls waiting for input, by handle; also the :class:`CallOwner` of every call."""
+    """Calls waiting for input, by handle (their endpoint, the calls' owner, keeps them here)."""
 
     def __init__(self, limit: int, timeout: float) -> None:
         self._limit = limit
