@@ -8,9 +8,20 @@ first thing it sees, or switches to an SSE stream when something came before it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
-from mcpb.mcphttp.asgi import Receive, wait_disconnect
+from mcpb.mcphttp import sse
+from mcpb.mcphttp.asgi import (
+    JSON,
+    Receive,
+    Send,
+    end_stream,
+    pump,
+    respond,
+    start_stream,
+    wait_disconnect,
+)
 from mcpb.mcphttp.buffer import DEFAULT_MAX_BUFFER, ByteQueue
 
 
@@ -104,3 +115,38 @@ def _end_unless_cancelled(watcher: asyncio.Future[None], sink: RequestSink) -> N
     """The client left while its answer was awaited: wake the waiter with the end marker."""
     if not watcher.cancelled():
         sink.queue.end()
+
+
+async def reply(
+    sink: RequestSink,
+    receive: Receive,
+    send: Send,
+    *,
+    json_ok: bool,
+    keepalive: float,
+    status: Callable[[], int],
+    abandon: Callable[[str], None],
+) -> None:
+    """Answer one HTTP request from its sink: plain JSON (with ``status()``) when the answer
+    is the first thing there and the client takes JSON, else an SSE stream of everything.
+
+    A client that leaves first, or lets interim messages pile up past its buffer, gets the
+    request ``abandon``-ed (with the reason) instead of forgotten.
+    """
+    first = await first_or_departure(sink, receive)
+    if first is None:
+        sink.closed = True
+        abandon("its stream overflowed" if sink.overflowed else "the client disconnected")
+        return
+    if sink.finished() and json_ok:
+        await respond(send, status(), first, JSON)
+        return
+    await start_stream(send, None, sse.message_event(first))
+    if not sink.finished():
+        stayed = await pump(receive, send, sink.queue, sink.finished, keepalive)
+        if not stayed or sink.overflowed:
+            sink.closed = True
+            abandon("its stream overflowed" if stayed else "the client disconnected")
+            if not stayed:
+                return
+    await end_stream(send)

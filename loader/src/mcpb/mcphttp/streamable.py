@@ -42,7 +42,7 @@ from mcpb.mcphttp.modern.envelope import is_modern_request
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sessions import SessionLimitError, SessionTable
 from mcpb.mcphttp.settings import HttpSettings
-from mcpb.mcphttp.sink import RequestSink, first_or_departure
+from mcpb.mcphttp.sink import RequestSink, reply
 from mcpb.mcphttp.versions import (
     BATCH_PROTOCOL_VERSIONS,
     DEFAULT_PROTOCOL_VERSION,
@@ -183,26 +183,15 @@ class StreamableEndpoint:
                 await backend.forward_request(session, message, sink)
             except BackendUnavailableError as err:
                 raise unavailable(client_id, err) from None
-            first = await first_or_departure(sink, receive)
-            if first is None:
-                sink.closed = True
-                why = "its stream overflowed" if sink.overflowed else "the client disconnected"
-                backend.abandon(session, client_id, why)
-                return
-            if sink.finished() and wants_json:
-                await respond(send, 200, first, JSON)
-                return
-            await start_stream(send, None, sse.message_event(first))
-            if not sink.finished():
-                keepalive = self.settings.keepalive_interval
-                stayed = await pump(receive, send, sink.queue, sink.finished, keepalive)
-                if not stayed or sink.overflowed:
-                    sink.closed = True
-                    why = "its stream overflowed" if stayed else "the client disconnected"
-                    backend.abandon(session, client_id, why)
-                    if not stayed:
-                        return
-            await end_stream(send)
+            await reply(
+                sink,
+                receive,
+                send,
+                json_ok=wants_json,
+                keepalive=self.settings.keepalive_interval,
+                status=_ok,
+                abandon=lambda why: backend.abandon(session, client_id, why),
+            )
         finally:
             session.exchanges -= 1
             session.last_seen = time.monotonic()
@@ -315,3 +304,7 @@ class StreamableEndpoint:
 async def _final(sink: RequestSink) -> bytes:
     """A batched request's answer (its sink does not stream: the answer is all it gets)."""
     return await sink.queue.get() or b"null"
+
+
+def _ok() -> int:
+    return 200

@@ -42,7 +42,7 @@ from mcpb.mcphttp.modern.waiting import WaitingCalls
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sessions import SessionTable
 from mcpb.mcphttp.settings import HttpSettings
-from mcpb.mcphttp.sink import RequestSink, first_or_departure
+from mcpb.mcphttp.sink import RequestSink, reply
 from mcpb.mcphttp.versions import ALL_SERVED_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 #: Methods the 2026-07-28 revision removed (or moved to an extension not served here).
@@ -219,30 +219,15 @@ class ModernEndpoint:
             except BackendUnavailableError as err:
                 call.finished = True
                 raise unavailable(rpc_id, err) from None
-        first = await first_or_departure(out, receive)
-        if first is None:
-            out.closed = True
-            call.abandon("its stream overflowed" if out.overflowed else "the client disconnected")
-        elif out.finished():
-            await respond(send, call.status, first, JSON)
-        else:
-            await self._stream(call, out, first, receive, send)
-
-    async def _stream(
-        self, call: ModernCall, out: RequestSink, first: bytes, receive: Receive, send: Send
-    ) -> None:
-        """The rest of an answer that did not come first: an SSE stream (progress, logs)."""
-        await start_stream(send, None, sse.message_event(first))
-        if not out.finished():
-            stayed = await pump(
-                receive, send, out.queue, out.finished, self.settings.keepalive_interval
-            )
-            if not stayed or out.overflowed:
-                out.closed = True
-                call.abandon("the client disconnected" if not stayed else "its stream overflowed")
-                if not stayed:
-                    return
-        await end_stream(send)
+        await reply(
+            out,
+            receive,
+            send,
+            json_ok=True,
+            keepalive=self.settings.keepalive_interval,
+            status=lambda: call.status,
+            abandon=call.abandon,
+        )
 
     async def _listen(
         self, backend: Backend, message: Message, receive: Receive, send: Send
