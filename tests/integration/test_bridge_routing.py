@@ -105,6 +105,7 @@ def test_2026_calls_follow_the_same_rule(mode: tuple[str, ...]) -> None:
     assert b.questions == []
     assert b.result.startswith("refused: bridge: several client sessions")
     assert "--stateful" not in b.result
+    assert b.result.endswith("2026-07-28 requests have no session, so they share one child")
     assert (a.questions, a.result) == (["Who are you?"], "answer: A")
     assert (a.logs, b.logs) == (["asking"], [])
 

@@ -21,9 +21,15 @@ from mcpb.mcphttp.session import Session
 
 @dataclass(frozen=True, slots=True)
 class Unattributed:
-    """No single session can be named as the owner of a message; ``why`` says why."""
+    """No single session can be named as the owner of a message; ``why`` says why.
+
+    ``contended``: several clients could own it; ``sessionless``: all of them 2026-07-28
+    requests, which have no session (so one child per session would not have told).
+    """
 
     why: str
+    contended: bool = False
+    sessionless: bool = False
 
 
 def current_owner(
@@ -58,14 +64,15 @@ def current_owner(
         if busy is None:
             busy = session
         elif session is not busy:
-            return Unattributed("several client sessions have requests in flight")
+            why = "several client sessions have requests in flight"
+            return Unattributed(why, True, busy.stateless and session.stateless)
         mine.append(candidate)
     if busy is None:
         attached = [session for session in sessions if not session.closed]
         if not attached:
             return Unattributed("no client session is connected")
         if len(attached) > 1:
-            return Unattributed("several client sessions are connected and none is waiting")
+            return Unattributed("several client sessions are connected and none is waiting", True)
         return attached[0], None
     return busy, _stream_for(mine, asking, askers)
 

@@ -400,9 +400,15 @@ class StdioBackend:
                 self._send_now({"jsonrpc": "2.0", "id": message["id"], "result": {}})
                 return
             why = f"{owner.why}, so this {message['method']} request cannot be routed"
-            if len(self.sessions) > 1:
+            if owner.contended:
                 log.warning("[%s] refused %s: %s", self.label, message["method"], owner.why)
-                why += f" in shared mode; use {self._settings.stateful_hint}"
+                if owner.sessionless:
+                    why += ": 2026-07-28 requests have no session, so they share one child"
+                else:
+                    hint = self._settings.stateful_hint
+                    why += (
+                        f": clients share one child in shared mode ({hint}: one per 2025 session)"
+                    )
             self._refuse_server_request(message["id"], why)
             return
         session, pending = owner
