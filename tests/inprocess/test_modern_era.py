@@ -13,154 +13,10 @@ from typing import Any
 
 import pytest
 
-from mcpb.mcphttp import Session, Sink, jsonrpc
-from mcpb.mcphttp.jsonrpc import Message
-from tests.inprocess.asgi_driver import Reply, call
-from tests.inprocess.rig import FakeBackend, Rig, run
-
-V = "2026-07-28"
-META = {
-    "io.modelcontextprotocol/protocolVersion": V,
-    "io.modelcontextprotocol/clientCapabilities": {},
-}
-HEADER_TOOL = {
-    "name": "regional",
-    "inputSchema": {
-        "type": "object",
-        "properties": {
-            "region": {"type": "string", "x-mcp-header": "Region"},
-            "shard": {"type": "integer", "x-mcp-header": "Shard"},
-        },
-    },
-}
-
-
-class ModernFake(FakeBackend):
-    """Lists one tool with header parameters; ``ask`` calls ask the client first."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__(label)
-        self.forwarded: list[Message] = []
-        self.sessions: list[Session] = []
-        self.asking: dict[Any, tuple[Session, Sink, Any]] = {}
-        self.capabilities: dict[str, Any] = {}
-
-    async def initialize(self, session: Session, message: Message, sink: Sink | None) -> None:
-        assert sink is not None
-        result = {"protocolVersion": "2025-11-25", "capabilities": self.capabilities}
-        result["serverInfo"] = {"name": "f"}
-        sink.put(
-            jsonrpc.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), final=True
-        )
-
-    def attach(self, session: Session) -> None:
-        super().attach(session)
-        self.sessions.append(session)
-
-    async def forward_request(self, session: Session, message: Message, sink: Sink | None) -> None:
-        assert sink is not None
-        self.forwarded.append(message)
-        method = message["method"]
-        if method == "never":
-            return
-        if method == "tools/list":
-            result: Any = {"tools": [HEADER_TOOL]}
-        elif method == "resources/read":
-            error = {"code": -32002, "message": "Resource not found", "data": {"uri": "x"}}
-            sink.put(
-                jsonrpc.dumps({"jsonrpc": "2.0", "id": message["id"], "error": error}), final=True
-            )
-            return
-        elif method == "tools/call" and message["params"]["name"] == "ask":
-            question: Message = {"jsonrpc": "2.0", "id": "who", "method": "elicitation/create"}
-            question["params"] = {"message": "Who?", "requestedSchema": {"type": "object"}}
-            self.asking["who"] = (session, sink, message["id"])
-            sink.put(jsonrpc.dumps(question), final=False)
-            return
-        else:
-            await super().forward_request(session, message, sink)
-            return
-        sink.put(
-            jsonrpc.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), final=True
-        )
-
-    async def forward_response(self, session: Session, message: Message) -> None:
-        await super().forward_response(session, message)
-        asked = self.asking.pop(message["id"], None)
-        if asked is not None and "result" in message:
-            _, sink, request_id = asked
-            answer = {"content": [{"type": "text", "text": f"hello {message['result']}"}]}
-            sink.put(
-                jsonrpc.dumps({"jsonrpc": "2.0", "id": request_id, "result": answer}), final=True
-            )
-
-
-class ModernRig(Rig):
-    def __init__(self, **settings: Any) -> None:
-        super().__init__(**settings)
-        self.sessions._factory = self._make
-
-    def _make(self, label: str) -> ModernFake:
-        backend = ModernFake(label)
-        self.backends.append(backend)
-        return backend
-
-    @property
-    def backend(self) -> ModernFake:
-        backend = self.backends[0]
-        assert isinstance(backend, ModernFake)
-        return backend
-
-    async def send(
-        self,
-        method: str,
-        params: dict[str, Any] | None = None,
-        *,
-        rpc_id: Any = 1,
-        until: Any = None,
-        leave_after: float | None = None,
-        principal: str | None = None,
-        **headers: Any,
-    ) -> Reply:
-        params = {**(params or {})}
-        params.setdefault("_meta", dict(META))
-        sent: dict[str, Any] = {
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": V,
-            "mcp-method": method,
-        }
-        name = params.get("name", params.get("uri"))
-        if isinstance(name, str):
-            sent["mcp-name"] = name
-        sent.update({k.replace("_", "-"): v for k, v in headers.items()})
-        sent = {k: v for k, v in sent.items() if v is not None}
-        body = {"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}
-        return await call(
-            self.app,
-            "POST",
-            "/mcp",
-            body=body,
-            headers=sent,
-            until=until,
-            leave_after=leave_after,
-            state={"principal": principal} if principal else None,
-        )
-
-
-def modern(scenario: Any) -> None:
-    async def wrapped() -> None:
-        rig = ModernRig()
-        await rig.app.startup()
-        try:
-            await scenario(rig)
-        finally:
-            await rig.app.shutdown()
-
-    run(wrapped())
-
-
-def error_of(reply: Reply) -> tuple[int, int]:
-    return reply.status, reply.json()["error"]["code"]
+from mcpb.mcphttp import jsonrpc
+from tests.inprocess.asgi_driver import call
+from tests.inprocess.modern_rig import META, TOOLS, ModernRig, V, error_of, modern
+from tests.inprocess.rig import run
 
 
 def test_get_and_delete_are_refused_with_allow_post() -> None:
@@ -308,7 +164,8 @@ def test_discover_is_answered_from_the_servers_initialize_result() -> None:
         result = (await rig.send("server/discover")).json()["result"]
         assert result["resultType"] == "complete"
         assert result["supportedVersions"][0] == V
-        assert result["capabilities"] == {}
+        tasks: dict[str, Any] = {"io.modelcontextprotocol/tasks": {}}
+        assert result["capabilities"] == {"extensions": tasks}  # the transport's own tasks
         assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == {"name": "f"}
         assert (result["ttlMs"], result["cacheScope"]) == (0, "private")
 
@@ -323,7 +180,7 @@ def test_results_gain_the_modern_fields_and_the_server_sees_a_2025_request() -> 
         body = reply.json()
         assert body["id"] == "abc"
         result = body["result"]
-        assert result["tools"] == [HEADER_TOOL]
+        assert result["tools"] == TOOLS
         assert result["resultType"] == "complete" and result["ttlMs"] == 0
         assert result["_meta"]["io.modelcontextprotocol/serverInfo"] == {"name": "f"}
         seen = next(m for m in rig.backend.forwarded if m["id"] == "abc")
@@ -465,11 +322,11 @@ def test_both_eras_share_one_endpoint() -> None:
     async def scenario(rig: ModernRig) -> None:
         sid = await rig.open()
         legacy = await rig.post(sid, {"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
-        assert legacy.json()["result"] == {"tools": [HEADER_TOOL]}
+        assert legacy.json()["result"] == {"tools": TOOLS}
         fresh = await rig.send("tools/list")
         assert fresh.json()["result"]["resultType"] == "complete"
         again = await rig.post(sid, {"jsonrpc": "2.0", "id": 6, "method": "tools/list"})
-        assert again.json()["result"] == {"tools": [HEADER_TOOL]}  # the session lives on
+        assert again.json()["result"] == {"tools": TOOLS}  # the session lives on
 
     modern(scenario)
 

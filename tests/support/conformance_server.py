@@ -12,6 +12,13 @@ asks its client questions with server→client requests, never with ``input_requ
 waiting for an answer does not hold up the others; a question asked under a key (its request
 id) that an older, unanswered question still holds supersedes that one (the older is
 cancelled toward the client), as a server keeping one question per key would.
+
+The tasks extension's fixtures (``greet``, ``slow_compute``, ``failing_job``...) are 2025-era
+tools too: the ones the suite calls task-supporting declare ``execution.taskSupport``, and the
+hop makes their calls tasks. A call the client cancels (``notifications/cancelled``) stops
+without an answer. A fixture the suite describes as parking for input once it is a task
+(``confirm_delete``, ``multi_input``) works briefly before it asks, so that it has become a task
+by then; ``test_tool_with_task`` asks at once (an ``input_required`` result) and then works.
 """
 
 from __future__ import annotations
@@ -35,10 +42,23 @@ _write = threading.Lock()
 _asks = count(1)
 _waiting: dict[Any, _Question] = {}
 _waiting_lock = threading.Lock()
+_cancels: dict[Any, threading.Event] = {}
+_current = threading.local()
 
 
 class QuestionGoneError(Exception):
     """The question was cancelled or superseded before it was answered."""
+
+
+class CancelledError(Exception):
+    """The client cancelled the request: it ends without an answer."""
+
+
+def work(seconds: float) -> None:
+    """Work for ``seconds``, stopping early (CancelledError) when the request is cancelled."""
+    cancelled: threading.Event = _current.cancelled
+    if cancelled.wait(max(0.0, seconds)):
+        raise CancelledError
 
 
 class _Question:
@@ -136,8 +156,16 @@ JSON_SCHEMA_2020_12 = {
 }
 
 
-def tool(name: str, description: str, input_schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "description": description, "inputSchema": input_schema or schema()}
+def tool(
+    name: str,
+    description: str,
+    input_schema: dict[str, Any] | None = None,
+    task_support: str | None = None,
+) -> dict[str, Any]:
+    declared = {"name": name, "description": description, "inputSchema": input_schema or schema()}
+    if task_support is not None:
+        declared["execution"] = {"taskSupport": task_support}
+    return declared
 
 
 TOOLS = [
@@ -168,6 +196,23 @@ TOOLS = [
             "required": ["region"],
         },
     ),
+    tool("greet", "Says hello (synchronous)", schema(name={"type": "string"})),
+    tool(
+        "slow_compute",
+        "Works for `seconds`, then answers",
+        schema(seconds={"type": "number"}, label={"type": "string"}),
+        "optional",
+    ),
+    tool("failing_job", "Works for a second, then reports a tool error", None, "required"),
+    tool("protocol_error_job", "Works briefly, then fails with a JSON-RPC error", None, "optional"),
+    tool(
+        "confirm_delete",
+        "Works briefly, then asks for confirmation",
+        schema(filename={"type": "string"}),
+        "optional",
+    ),
+    tool("multi_input", "Works briefly, then asks two questions at once", None, "optional"),
+    tool("test_tool_with_task", "Asks for a name at once, then works", None, "required"),
     *(
         tool(f"test_input_required_result_{name}", f"Asks the client: {name}")
         for name in (
@@ -376,6 +421,8 @@ def call_tool(params: dict[str, Any]) -> dict[str, Any]:
         return text("Prompt list changed")
     if name == "test_header_parameter":
         return text(f"Region: {args.get('region')}")
+    if name in TASK_TOOLS:
+        return TASK_TOOLS[name](args)
     if isinstance(name, str) and name.startswith("test_input_required_result_"):
         return asking_tool(name[len("test_input_required_result_") :])
     raise LookupError(f"Unknown tool: {name}")
@@ -420,6 +467,69 @@ def asking_tool(kind: str) -> dict[str, Any]:
         )
         return text(f"Answers: {json.dumps([a.get('result', a.get('error')) for a in answers])}")
     raise LookupError(f"Unknown tool: test_input_required_result_{kind}")
+
+
+def _greet(args: dict[str, Any]) -> dict[str, Any]:
+    return text(f"Hello, {args.get('name')}!")
+
+
+def _slow_compute(args: dict[str, Any]) -> dict[str, Any]:
+    seconds = args.get("seconds", 1)
+    work(float(seconds) if isinstance(seconds, (int, float)) else 1.0)
+    return text(f"Computed {args.get('label')} in {seconds}s")
+
+
+def _failing_job(args: dict[str, Any]) -> dict[str, Any]:
+    work(1.0)
+    return text("failing_job failed, as it always does", error=True)
+
+
+def _protocol_error_job(args: dict[str, Any]) -> dict[str, Any]:
+    work(1.0)
+    raise ToolError({"code": -32603, "message": "protocol_error_job broke, as it always does"})
+
+
+CONFIRM = schema(confirm={"type": "boolean"})
+
+
+def _confirm_delete(args: dict[str, Any]) -> dict[str, Any]:
+    work(0.8)
+    filename = args.get("filename")
+    answer = ask(
+        "elicitation/create", {"message": f"Delete {filename}?", "requestedSchema": CONFIRM}
+    )
+    result = answer.get("result") or {}
+    confirmed = result.get("action") == "accept" and (result.get("content") or {}).get("confirm")
+    return text(f"Deleted {filename}" if confirmed else f"Kept {filename}")
+
+
+def _multi_input(args: dict[str, Any]) -> dict[str, Any]:
+    work(0.8)
+    asked = {
+        "message": "Name and confirmation?",
+        "requestedSchema": schema(name={"type": "string"}, confirm={"type": "boolean"}),
+    }
+    answers = ask_all([("elicitation/create", asked, None), ("elicitation/create", asked, None)])
+    names = [((a.get("result") or {}).get("content") or {}).get("name") for a in answers]
+    return text(f"Got {', '.join(str(n) for n in names)}")
+
+
+def _tool_with_task(args: dict[str, Any]) -> dict[str, Any]:
+    answer = ask("elicitation/create", ELICIT_NAME, "user_name")
+    name = ((answer.get("result") or {}).get("content") or {}).get("name")
+    work(1.0)
+    return text(f"Hello, {name}! (the task is done)")
+
+
+TASK_TOOLS = {
+    "greet": _greet,
+    "slow_compute": _slow_compute,
+    "failing_job": _failing_job,
+    "protocol_error_job": _protocol_error_job,
+    "confirm_delete": _confirm_delete,
+    "multi_input": _multi_input,
+    "test_tool_with_task": _tool_with_task,
+}
 
 
 def read_resource(uri: str) -> dict[str, Any]:
@@ -517,10 +627,11 @@ def handle(message: dict[str, Any]) -> dict[str, Any] | None:
 
 def serve(message: dict[str, Any]) -> None:
     """Answer one request (on its own thread)."""
+    _current.cancelled = _cancels.setdefault(message["id"], threading.Event())
     try:
         result = handle(message)
-    except QuestionGoneError:
-        return  # superseded: the call ends without an answer, as a cancelled one does
+    except (QuestionGoneError, CancelledError):
+        return  # superseded or cancelled: the call ends without an answer
     except ToolError as err:
         send({"jsonrpc": "2.0", "id": message["id"], "error": err.error})
         return
@@ -537,7 +648,16 @@ def serve(message: dict[str, Any]) -> None:
         error = {"code": -32602, "message": str(err)}
         send({"jsonrpc": "2.0", "id": message["id"], "error": error})
         return
+    finally:
+        _cancels.pop(message["id"], None)
     send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+
+def cancelled(params: dict[str, Any]) -> None:
+    """``notifications/cancelled``: stop that request's work."""
+    event = _cancels.get(params.get("requestId"))
+    if event is not None:
+        event.set()
 
 
 def main() -> None:
@@ -547,6 +667,8 @@ def main() -> None:
             answered(message)
         elif "id" in message:
             threading.Thread(target=serve, args=(message,), daemon=True).start()
+        elif message["method"] == "notifications/cancelled":
+            cancelled(message.get("params") or {})
 
 
 if __name__ == "__main__":

@@ -31,7 +31,10 @@ class HttpSettings:
     The 2026-07-28 era (``modern``, on unless a backend cannot serve it yet): list results and
     ``resources/read`` carry ``cache_ttl_ms`` and ``cache_scope`` unless the server set its
     own; a request waiting for its client's input (``input_required``) is cancelled after
-    ``input_timeout`` seconds, and at most ``max_sessions`` wait at once.
+    ``input_timeout`` seconds, and at most ``max_sessions`` wait at once. The tasks extension:
+    a ``tools/call`` of a client that declared it becomes a task after running ``task_after``
+    seconds (a tool declaring task support: after at most 0.25 s; None: no tasks offered); a
+    task is kept ``task_ttl_ms`` from its creation, at most ``max_sessions`` at once.
     """
 
     host: str = "127.0.0.1"
@@ -56,6 +59,8 @@ class HttpSettings:
     cache_ttl_ms: int = 0
     cache_scope: str = "private"
     input_timeout: float = 300.0
+    task_after: float | None = 1.0
+    task_ttl_ms: int = 3_600_000
 
     def __post_init__(self) -> None:
         paths = [self.mcp_path, self.sse_path, self.message_path, self.ready_path]
@@ -85,5 +90,9 @@ class HttpSettings:
             raise UsageError(f"the cache scope must be public or private, got {self.cache_scope!r}")
         if self.input_timeout <= 0:
             raise UsageError(f"the input timeout must be positive, got {self.input_timeout}")
+        if self.task_after is not None and self.task_after < 0:
+            raise UsageError(f"the task delay must be 0 or more seconds, got {self.task_after}")
+        if self.task_ttl_ms < 1000:
+            raise UsageError(f"the task TTL must be at least 1000 ms, got {self.task_ttl_ms}")
         if self.keepalive_interval <= 0:
             raise UsageError(f"keep-alive interval must be positive, got {self.keepalive_interval}")

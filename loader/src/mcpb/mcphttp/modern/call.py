@@ -13,7 +13,11 @@ everything the backend says about the request and translates on the way to the c
   ``requestState``; the retry answers the server and the call goes on, maybe asking again.
   Questions arriving within :data:`SETTLE` seconds of each other go out together. A question
   for a capability the request did not declare is refused to the server (-32021), as a
-  client without it would; ``ping`` is answered at once.
+  client without it would; ``ping`` is answered at once;
+* a call given ``task_after`` (its client declared the tasks extension) that runs that long
+  without finishing or asking anything becomes a task (:mod:`~mcpb.mcphttp.modern.tasks`): the
+  HTTP request ends with a ``CreateTaskResult``, and from then on the server's questions and
+  answer go to the task, while progress and logs, which tasks do not carry, are dropped.
 
 A call's ``session`` is its own, never listed in the session table nor attached to the
 backend: it only keys the backend's records of this request.
@@ -30,6 +34,7 @@ from mcpb.mcphttp.backend import Backend
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.modern.envelope import SERVER_INFO, Envelope
 from mcpb.mcphttp.modern.results import modernize, status_for
+from mcpb.mcphttp.modern.tasks import Task
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sink import RequestSink
 
@@ -66,12 +71,21 @@ class CallOwner(Protocol):
     def done(self, call: ModernCall) -> None:
         """The call is over: forget it."""
 
+    def create_task(self, call: ModernCall) -> Task | None:
+        """A task for ``call``, which now goes on without its HTTP request (None: no room)."""
+
+    @property
+    def max_task_result(self) -> int:
+        """The largest result (encoded, in bytes) a task keeps; a larger one fails it."""
+
 
 class ModernCall:
     """One modern request in flight in a backend, across its ``input_required`` rounds."""
 
     __slots__ = (
+        "_blocked",
         "_settle",
+        "_task_timer",
         "_tasks",
         "answer",
         "asked",
@@ -91,6 +105,8 @@ class ModernCall:
         "round",
         "session",
         "status",
+        "task",
+        "task_after",
     )
 
     def __init__(
@@ -130,6 +146,12 @@ class ModernCall:
         self.questioned = False
         self._settle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] | None = None
+        #: Seconds after which the call becomes a task (None: it never does).
+        self.task_after: float | None = None
+        self.task: Task | None = None
+        self._task_timer: asyncio.TimerHandle | None = None
+        #: A task whose questions have settled: it waits for ``tasks/update``.
+        self._blocked = False
 
     # ------------------------------------------------------------ the Sink protocol
 
@@ -141,7 +163,9 @@ class ModernCall:
     @property
     def waiting(self) -> bool:
         """Waiting for its client to come back with input: it causes nothing meanwhile."""
-        return self.out is None and not self.finished
+        if self.finished:
+            return False
+        return self.out is None if self.task is None else self._blocked
 
     def put(self, payload: bytes, *, final: bool) -> bool:
         """Take a message about the request from the backend (see the module docstring)."""
@@ -149,6 +173,9 @@ class ModernCall:
             return False
         message = jsonrpc.loads(payload)
         if final:
+            if self.task is not None and len(payload) > self.owner.max_task_result:
+                text = f"the result ({len(payload)} bytes) is larger than a task may keep"
+                message = {"id": message.get("id"), **_error(jsonrpc.INTERNAL_ERROR, text)}
             self._final(message)
             return True
         method = message.get("method")
@@ -172,14 +199,25 @@ class ModernCall:
             for key, (server_id, _) in list(self.asked.items()):
                 if server_id == asked:
                     del self.asked[key]
+            if self.task is not None and not self.asked:
+                self._blocked = False
+                self.task.move("working")
         return True
 
     # ------------------------------------------------------------ transitions
 
-    def attach(self, out: RequestSink, reply_id: Any) -> None:
-        """An HTTP request now waits for this call (the first, or a retry)."""
+    def attach(self, out: RequestSink, reply_id: Any, task_after: float | None = None) -> None:
+        """An HTTP request now waits for this call (the first, or a retry); ``task_after``:
+        seconds from now after which the call becomes a task (None: it does not)."""
         self.out = out
         self.reply_id = reply_id
+        self.task_after = task_after
+        if self._task_timer is not None:
+            self._task_timer.cancel()
+            self._task_timer = None
+        if task_after is not None:
+            loop = asyncio.get_running_loop()
+            self._task_timer = loop.call_later(task_after, self._become_task)
 
     def resume(self, envelope: Envelope, responses: dict[str, Any]) -> None:
         """A retry came with ``inputResponses``: answer what was asked, then go on.
@@ -204,9 +242,63 @@ class ModernCall:
         self.backend.abandon(self.session, self.backend_id, reason)
         self._end(abandoned=True)
 
+    # ------------------------------------------------------------ as a task
+
+    def input_requests(self) -> dict[str, Message]:
+        """The server's questions not answered yet, by key (a task's ``inputRequests``)."""
+        return {key: question for key, (_, question) in self.asked.items()}
+
+    def answer_task(self, responses: dict[str, Any]) -> None:
+        """``tasks/update``: answer the questions ``responses`` names (others are ignored)."""
+        for key in list(self.asked):
+            if key in responses:
+                server_id, _ = self.asked.pop(key)
+                self._answer_server(server_id, {"result": responses[key]})
+        if self.task is not None and not self.asked:
+            self._blocked = False
+            self.task.move("working")
+
+    def cancel(self, reason: str) -> None:
+        """``tasks/cancel`` (or the task's end): cancel the request in the server."""
+        task = self.task
+        self.abandon(reason)
+        if task is not None:
+            task.move("cancelled", message=reason)
+
+    def _become_task(self) -> None:
+        """Still running, not asking: end the HTTP request with a ``CreateTaskResult``."""
+        self._task_timer = None
+        out = self.out
+        if out is None or self.finished or self.asked or self.task is not None:
+            return
+        task = self.owner.create_task(self)
+        if task is None:
+            return
+        self.task = task
+        self.out = None
+        self.status = 200
+        result: Message = {"resultType": "task", **task.fields()}
+        if self.owner.server_info is not None:
+            result["_meta"] = {SERVER_INFO: self.owner.server_info}
+        out.put(
+            jsonrpc.dumps({"jsonrpc": "2.0", "id": self.reply_id, "result": result}), final=True
+        )
+
     # ------------------------------------------------------------ internals
 
     def _final(self, message: Message) -> None:
+        task = self.task
+        if task is not None:
+            ttl, scope = self.owner.cache_hint
+            modernize(message, self.method, self.owner.server_info, ttl, scope)
+            if "error" in message:
+                error = message["error"]
+                why = error.get("message") if isinstance(error, dict) else None
+                task.move("failed", error=error, message=why if isinstance(why, str) else None)
+            else:
+                task.move("completed", result=message.get("result"))
+            self._end()
+            return
         out = self.out
         if out is None:  # answered while waiting for the client: keep it for the retry
             self.answer = message
@@ -224,6 +316,9 @@ class ModernCall:
         if self._settle is not None:
             self._settle.cancel()
             self._settle = None
+        if self._task_timer is not None:
+            self._task_timer.cancel()
+            self._task_timer = None
         if self.handle:
             self.owner.done(self)
         if abandoned or self.questioned:  # else the backend keeps nothing of this session
@@ -258,12 +353,17 @@ class ModernCall:
         if self.asked is _NO_QUESTIONS:
             self.asked = {}
         self.asked[key] = (server_id, {"method": method, "params": params})
-        if self.out is not None and self._settle is None:
+        if self.task is not None:
+            self.task.move("input_required")
+        if (self.out is not None or self.task is not None) and self._settle is None:
             self._settle = asyncio.get_running_loop().call_later(SETTLE, self._ask_client)
 
     def _ask_client(self) -> None:
         """End the HTTP request with ``input_required``: what the server asked, and a state."""
         self._settle = None
+        if self.task is not None:  # the task shows its questions: it now waits for them
+            self._blocked = bool(self.asked) and not self.finished
+            return
         out = self.out
         if out is None or self.finished or not self.asked:
             return

@@ -6,9 +6,10 @@ assigns to it. The checks run in the order the spec and its conformance suite ex
 (``docs/bridge.md``): Accept (406), a single request (400 -32600; a notification is 202 and
 dropped), routing headers not repeated and matching the body (400 -32020), the ``_meta``
 envelope (400 -32602), a served version (400 -32022), ``Mcp-Param-*`` headers (400 -32020).
-Then ``server/discover`` and ``subscriptions/listen`` are answered here, the methods the era
-removed get 404 -32601, and everything else goes to the backend as a handshake-era request
-of a :class:`~mcpb.mcphttp.modern.call.ModernCall`, which translates what comes back.
+Then ``server/discover``, ``subscriptions/listen`` and the tasks extension's ``tasks/*`` are
+answered here, the methods the era removed get 404 -32601, and everything else goes to the
+backend as a handshake-era request of a :class:`~mcpb.mcphttp.modern.call.ModernCall`, which
+translates what comes back (and may make the call a task).
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ from mcpb.mcphttp.modern.envelope import SERVER_INFO, Envelope, read_envelope, t
 from mcpb.mcphttp.modern.facts import ServerFacts
 from mcpb.mcphttp.modern.headers import VERSION, check_params, check_routing, routing_headers
 from mcpb.mcphttp.modern.listen import ListenStream, acknowledgement, closing_result, honoured
+from mcpb.mcphttp.modern.tasks import (
+    DECLARED_AFTER,
+    EXTENSION,
+    Task,
+    TaskTable,
+    missing_extension,
+)
+from mcpb.mcphttp.modern.tasks import METHODS as TASK_METHODS
 from mcpb.mcphttp.modern.waiting import WaitingCalls
 from mcpb.mcphttp.session import Session
 from mcpb.mcphttp.sessions import SessionTable
@@ -53,10 +62,8 @@ REMOVED = frozenset(
         "logging/setLevel",
         "resources/subscribe",
         "resources/unsubscribe",
-        "tasks/get",
         "tasks/result",
         "tasks/list",
-        "tasks/cancel",
     }
 )
 #: Methods whose result may be ``input_required`` (the others never ask the client).
@@ -76,6 +83,11 @@ class ModernEndpoint:
         self.waiting = WaitingCalls(settings.max_sessions, settings.input_timeout)
         self.cache_hint = (settings.cache_ttl_ms, settings.cache_scope)
         self._listens: set[ListenStream] = set()
+        self.tasks = (
+            TaskTable(settings.max_sessions, settings.task_ttl_ms, settings.max_buffer)
+            if settings.task_after is not None
+            else None
+        )
         #: The stateless backend once it is started and described, when it cannot change.
         self._ready: Backend | None = None
 
@@ -92,9 +104,20 @@ class ModernEndpoint:
         """A call is over."""
         self.waiting.done(call)
 
+    def create_task(self, call: ModernCall) -> Task | None:
+        """A call becomes a task (None: the table is full, or tasks are not offered)."""
+        return self.tasks.create(call) if self.tasks is not None else None
+
+    @property
+    def max_task_result(self) -> int:
+        """The largest result a task keeps: one client buffer."""
+        return self.settings.max_buffer
+
     def close(self) -> None:
-        """Cancel the calls waiting for input and end the listen streams (shutdown)."""
+        """Cancel the calls waiting for input and the tasks, end the listen streams (shutdown)."""
         self.waiting.close()
+        if self.tasks is not None:
+            self.tasks.close()
         for stream in list(self._listens):
             stream.end()
 
@@ -132,30 +155,75 @@ class ModernEndpoint:
         if envelope.version not in MODERN_PROTOCOL_VERSIONS:
             raise _unsupported(rpc_id, envelope.version)
         method = message["method"]
-        if method in REMOVED:
+        if method in REMOVED or (method in TASK_METHODS and self.tasks is None):
             raise HTTPError(
                 404,
                 f"Method not found: {method} (removed in 2026-07-28)",
                 rpc_id=rpc_id,
                 code=jsonrpc.METHOD_NOT_FOUND,
             )
+        state = scope.get("state")
+        principal = state.get("principal") if isinstance(state, dict) else None
+        if method in TASK_METHODS:
+            await self._task_request(message, envelope, principal, send)
+            return
         backend = self._ready if self._ready is not None else await self._backend(rpc_id)
+        task_after = None
         if method == "tools/call":
             params = message.get("params")
             name = params.get("name") if isinstance(params, dict) else None
-            wanted = self.facts.known_header_params(name)
-            if wanted is None:
-                wanted = await self.facts.header_params(backend, name)
-            if wanted:
-                check_params(headers, wanted, message)
+            tool = self.facts.known_tool(name)
+            if tool is None:
+                tool = await self.facts.tool(backend, name)
+            if tool.header_params:
+                check_params(headers, tool.header_params, message)
+            task_after = self._task_after(tool.task_support, envelope, rpc_id)
         if method == "server/discover":
             await self._discover(backend, rpc_id, send)
         elif method == "subscriptions/listen":
-            await self._listen(backend, message, receive, send)
+            await self._listen(backend, message, envelope, principal, receive, send)
         else:
-            state = scope.get("state")
-            principal = state.get("principal") if isinstance(state, dict) else None
-            await self._call(backend, message, envelope, principal, receive, send)
+            await self._call(backend, message, envelope, principal, task_after, receive, send)
+
+    def _task_after(self, support: str | None, envelope: Envelope, rpc_id: Any) -> float | None:
+        """When a ``tools/call`` becomes a task (None: never); -32021 for a tool that requires
+        tasks called by a client that did not declare the extension."""
+        if self.tasks is None or support == "forbidden":
+            return None
+        if not envelope.declares_extension(EXTENSION):
+            if support == "required":
+                raise missing_extension(rpc_id, "this tool (its taskSupport is required)")
+            return None
+        after = self.settings.task_after
+        assert after is not None  # tasks are offered
+        return min(after, DECLARED_AFTER) if support is not None else after
+
+    async def _task_request(
+        self, message: Message, envelope: Envelope, principal: Any, send: Send
+    ) -> None:
+        """``tasks/get``, ``tasks/update``, ``tasks/cancel``: answered from the task table."""
+        assert self.tasks is not None
+        rpc_id = message["id"]
+        method = message["method"]
+        if not envelope.declares_extension(EXTENSION):
+            raise missing_extension(rpc_id, method)
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        task = self.tasks.find(params.get("taskId"), principal, rpc_id)
+        result: Message = {"resultType": "complete"}
+        if method == "tasks/get":
+            result.update(task.detailed())
+        elif method == "tasks/update":
+            responses = _input_responses(params, rpc_id)
+            if not task.terminal:
+                task.call.answer_task(responses)
+        elif not task.terminal:
+            task.call.cancel("the client cancelled the task")
+        if self.facts.server_info is not None:
+            result["_meta"] = {SERVER_INFO: self.facts.server_info}
+        await respond(
+            send, 200, jsonrpc.dumps({"jsonrpc": "2.0", "id": rpc_id, "result": result}), JSON
+        )
 
     async def _backend(self, rpc_id: Any) -> Backend:
         """The stateless backend, started and initialised (once: a restarted server is
@@ -171,10 +239,17 @@ class ModernEndpoint:
 
     async def _discover(self, backend: Backend, rpc_id: Any, send: Send) -> None:
         description = await self.facts.describe(backend)
+        capabilities = dict(description.get("capabilities") or {})
+        capabilities.pop("tasks", None)  # the 2025 tasks are the server's; ours are these
+        if self.tasks is not None:
+            extensions = capabilities.get("extensions")
+            extensions = dict(extensions) if isinstance(extensions, dict) else {}
+            extensions[EXTENSION] = {}
+            capabilities["extensions"] = extensions
         result: Message = {
             "resultType": "complete",
             "supportedVersions": list(ALL_SERVED_VERSIONS),
-            "capabilities": description.get("capabilities") or {},
+            "capabilities": capabilities,
             "ttlMs": self.settings.cache_ttl_ms,
             "cacheScope": self.settings.cache_scope,
         }
@@ -191,6 +266,7 @@ class ModernEndpoint:
         message: Message,
         envelope: Envelope,
         principal: Any,
+        task_after: float | None,
         receive: Receive,
         send: Send,
     ) -> None:
@@ -203,7 +279,7 @@ class ModernEndpoint:
         if "requestState" in params and method in ASKING:
             target = params.get("name", params.get("uri"))
             call = self.waiting.claim(params["requestState"], method, target, rpc_id, principal)
-            call.attach(out, rpc_id)
+            call.attach(out, rpc_id, task_after)
             call.resume(envelope, responses)
         else:
             tag = f"m{next(_serial)}"
@@ -212,7 +288,7 @@ class ModernEndpoint:
             call.principal = principal
             if responses:
                 call.prepaid = responses
-            call.attach(out, rpc_id)
+            call.attach(out, rpc_id, task_after)
             to_handshake_era(message)
             try:
                 await backend.forward_request(session, message, call)
@@ -230,7 +306,13 @@ class ModernEndpoint:
         )
 
     async def _listen(
-        self, backend: Backend, message: Message, receive: Receive, send: Send
+        self,
+        backend: Backend,
+        message: Message,
+        envelope: Envelope,
+        principal: Any,
+        receive: Receive,
+        send: Send,
     ) -> None:
         rpc_id = message["id"]
         if len(self._listens) >= self.settings.max_sessions:  # each holds a stream open
@@ -252,13 +334,18 @@ class ModernEndpoint:
                 rpc_id=rpc_id,
                 code=jsonrpc.INVALID_PARAMS,
             )
+        watched = self._watched_tasks(requested, envelope, principal, rpc_id)
         description = await self.facts.describe(backend)
         granted, uris = honoured(requested, description.get("capabilities"))
+        if watched is not None:
+            granted["taskIds"] = [task.task_id for task in watched]
         stream = ListenStream(self.settings.max_buffer, rpc_id, granted)
         session = Session(f"listen-{stream.tag}", False, stream.tag, stateless=True)
         session.stream = stream
         backend.attach(session)
         self._listens.add(stream)
+        for task in watched or ():
+            task.watchers.add(stream)
         try:
             for uri in uris:
                 await self._subscribe(backend, session, uri)
@@ -270,8 +357,35 @@ class ModernEndpoint:
                 await end_stream(send)
         finally:
             self._listens.discard(stream)
+            for task in watched or ():
+                task.watchers.discard(stream)
             session.close()
             backend.detach(session)
+
+    def _watched_tasks(
+        self, requested: Any, envelope: Envelope, principal: Any, rpc_id: Any
+    ) -> list[Task] | None:
+        """The tasks a listen request's ``taskIds`` name that this client may watch (None: it
+        names none); -32021 when the client did not declare the tasks extension."""
+        wanted = requested.get("taskIds") if isinstance(requested, dict) else None
+        if wanted is None or self.tasks is None:
+            return None
+        if not envelope.declares_extension(EXTENSION):
+            raise missing_extension(rpc_id, "taskIds on subscriptions/listen")
+        if not isinstance(wanted, list) or len(wanted) > MAX_LISTEN_URIS:
+            raise HTTPError(
+                400,
+                f"taskIds must be a list of at most {MAX_LISTEN_URIS} task ids",
+                rpc_id=rpc_id,
+                code=jsonrpc.INVALID_PARAMS,
+            )
+        watched = []
+        for task_id in dict.fromkeys(t for t in wanted if isinstance(t, str)):
+            try:
+                watched.append(self.tasks.find(task_id, principal, rpc_id))
+            except HTTPError:
+                continue  # unknown or not this client's: not granted
+        return watched
 
     async def _subscribe(self, backend: Backend, session: Session, uri: str) -> None:
         request: Message = {

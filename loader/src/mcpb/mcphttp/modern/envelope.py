@@ -4,7 +4,7 @@ A modern request names its protocol version and the client's capabilities in eve
 (there is no ``initialize``); optionally the client's info and the lowest log level it wants.
 :func:`read_envelope` turns them into an :class:`Envelope` (or the spec's -32602 refusal);
 :func:`to_handshake_era` rewrites the request for a server of the handshake era, which must
-not see the modern keys.
+not see the modern keys (nor the 2025 ``task`` hint, which would ask it for a task).
 """
 
 from __future__ import annotations
@@ -52,6 +52,11 @@ class Envelope:
         if not isinstance(value, dict):
             return False
         return sub is None or isinstance(value.get(sub), dict)
+
+    def declares_extension(self, name: str) -> bool:
+        """Whether the client declared the extension ``name`` (``capabilities.extensions``)."""
+        extensions = self.capabilities.get("extensions")
+        return isinstance(extensions, dict) and isinstance(extensions.get(name), dict)
 
     def wants_log(self, level: Any) -> bool:
         """Whether a log message at ``level`` may go to this client (it asked for logs)."""
@@ -120,11 +125,15 @@ def to_handshake_era(message: Message) -> None:
 
     The ``io.modelcontextprotocol/*`` keys leave ``_meta`` (an emptied ``_meta`` goes too);
     the progress token, trace context and vendor keys stay. ``inputResponses`` and
-    ``requestState`` (answered by the transport itself) leave ``params``.
+    ``requestState`` (answered by the transport itself) leave ``params``, and so does the
+    2025-11-25 ``task`` hint: in 2026 the server alone decides what becomes a task, and here
+    that is the transport.
     """
     params = message.get("params")
     if not isinstance(params, dict):
         return
+    if "task" in params:
+        del params["task"]
     if "inputResponses" in params:
         del params["inputResponses"]
     if "requestState" in params:

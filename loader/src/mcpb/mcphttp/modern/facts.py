@@ -2,8 +2,9 @@
 
 The handshake-era server must be initialised before it takes any request; its ``initialize``
 result is also what ``server/discover`` and ``subscriptions/listen`` answer from, and its
-``serverInfo`` goes into every modern result. Which tools take ``Mcp-Param-*`` headers comes
-from its ``tools/list``, read again when a call names a tool not seen yet (at most every
+``serverInfo`` goes into every modern result. Which tools take ``Mcp-Param-*`` headers, and
+which declare task support (``execution.taskSupport``), comes from its ``tools/list``, read
+again when a call names a tool not seen yet (at most every
 :data:`RELIST_AFTER` seconds) and when the list is older than that; when the list cannot be
 had, calls are not held up (fail open, as the SDK does).
 """
@@ -14,7 +15,7 @@ import asyncio
 import itertools
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.backend import Backend, BackendUnavailableError
@@ -37,8 +38,30 @@ CLIENT_CAPABILITIES: dict[str, Any] = {
     "roots": {},
 }
 RELIST_AFTER = 30.0
-_NONE: dict[bytes, HeaderParam] = {}
 _PAGES = 50
+
+
+class ToolFacts(NamedTuple):
+    """What a call's checks need to know of one tool."""
+
+    #: The ``Mcp-Param-*`` headers it declares, by lowercased header name.
+    header_params: dict[bytes, HeaderParam]
+    #: ``execution.taskSupport``: "forbidden", "optional", "required" (None: not said).
+    task_support: str | None
+
+
+#: A tool the server did not list, or one that declares nothing.
+NOTHING = ToolFacts({}, None)
+
+
+def tool_facts(tool: dict[str, Any]) -> ToolFacts:
+    """The facts one ``tools/list`` entry declares."""
+    execution = tool.get("execution")
+    support = execution.get("taskSupport") if isinstance(execution, dict) else None
+    if support not in ("forbidden", "optional", "required"):
+        support = None
+    params = header_params(tool.get("inputSchema"))
+    return ToolFacts(params, support) if params or support else NOTHING
 
 
 class ServerFacts:
@@ -50,7 +73,7 @@ class ServerFacts:
         self._session = Session("modern-internal", False, "modern", stateless=True)
         self._ids = itertools.count(1)
         self.server_info: Any = None
-        self._tools: dict[str, dict[bytes, HeaderParam]] = {}
+        self._tools: dict[str, ToolFacts] = {}
         self._listed = 0.0
         self._listing: asyncio.Task[None] | None = None
 
@@ -77,27 +100,27 @@ class ServerFacts:
         self.server_info = result.get("serverInfo")
         return result
 
-    def known_header_params(self, tool: Any) -> dict[bytes, HeaderParam] | None:
-        """What :meth:`header_params` would answer without asking the server, or None when
-        it must ask (the list is stale, or was never read)."""
+    def known_tool(self, tool: Any) -> ToolFacts | None:
+        """What :meth:`tool` would answer without asking the server, or None when it must
+        ask (the list is stale, or was never read)."""
         if time.monotonic() - self._listed > RELIST_AFTER:
             return None
-        return self._tools.get(tool, _NONE) if isinstance(tool, str) else _NONE
+        return self._tools.get(tool, NOTHING) if isinstance(tool, str) else NOTHING
 
-    async def header_params(self, backend: Backend, tool: Any) -> dict[bytes, HeaderParam]:
-        """The ``Mcp-Param-*`` headers ``tool`` declares (empty when unknown or none)."""
+    async def tool(self, backend: Backend, tool: Any) -> ToolFacts:
+        """What ``tool`` declares (:data:`NOTHING` when it is unknown)."""
         if not isinstance(tool, str):
-            return {}
+            return NOTHING
         stale = time.monotonic() - self._listed > RELIST_AFTER
         if stale or (tool not in self._tools and self._listed == 0.0):
             if self._listing is None or self._listing.done():
                 self._listing = asyncio.ensure_future(self._relist(backend))
             await asyncio.shield(self._listing)
-        return self._tools.get(tool, {})
+        return self._tools.get(tool, NOTHING)
 
     async def _relist(self, backend: Backend) -> None:
         self._listed = time.monotonic()
-        tools: dict[str, dict[bytes, HeaderParam]] = {}
+        tools: dict[str, ToolFacts] = {}
         cursor: Any = None
         try:
             for _ in range(_PAGES):
@@ -113,7 +136,7 @@ class ServerFacts:
                     return
                 for tool in result["tools"]:
                     if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                        tools[tool["name"]] = header_params(tool.get("inputSchema"))
+                        tools[tool["name"]] = tool_facts(tool)
                 cursor = result.get("nextCursor")
                 if not isinstance(cursor, str):
                     break

@@ -25,7 +25,14 @@ NAME = b"mcp-name"
 PARAM_PREFIX = b"mcp-param-"
 _ROUTING = (VERSION, METHOD, NAME)
 #: The methods whose target travels in ``Mcp-Name``, and where it is in ``params``.
-NAMED: dict[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+NAMED: dict[str, str] = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    "tasks/get": "taskId",
+    "tasks/update": "taskId",
+    "tasks/cancel": "taskId",
+}
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 

@@ -4,7 +4,8 @@ The listen request's filter is honoured only where the server can deliver (its d
 ``listChanged`` and ``resources.subscribe``); the first frame acknowledges that subset. The
 listener is a session attached to the backend like a 2025 GET stream, whose stream keeps only
 the notifications asked for and tags each with the listen request's id; the URIs it names are
-subscribed in the server for the listener. A client that leaves ends the subscription; at
+subscribed in the server for the listener, and the tasks it names (``taskIds``, the tasks
+extension) report each change of status on it. A client that leaves ends the subscription; at
 shutdown the stream ends with the listen request's result.
 """
 
@@ -17,6 +18,7 @@ from mcpb.mcphttp import jsonrpc
 from mcpb.mcphttp.buffer import ByteQueue
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.modern.envelope import SUBSCRIPTION_ID
+from mcpb.mcphttp.modern.tasks import STATUS as TASK_STATUS
 
 #: Which filter flag lets which notification through, and the capability it needs.
 LIST_FILTERS: dict[str, tuple[str, str]] = {
@@ -81,13 +83,14 @@ def closing_result(subscription_id: Any) -> bytes:
 class ListenStream(ByteQueue):
     """A listener's stream: what its filter lets through, tagged (dropping is not failing)."""
 
-    __slots__ = ("_flags", "_uris", "subscription_id", "tag")
+    __slots__ = ("_flags", "_task_ids", "_uris", "subscription_id", "tag")
 
     def __init__(self, limit: int, subscription_id: Any, granted: dict[str, Any]) -> None:
         super().__init__(limit)
         self.subscription_id = subscription_id
         self._flags = {flag for flag, on in granted.items() if on is True}
         self._uris = set(granted.get("resourceSubscriptions", ()))
+        self._task_ids = set(granted.get("taskIds", ()))
         self.tag = f"l{next(_serial)}"
 
     def put(self, payload: bytes, *, always: bool = False) -> bool:
@@ -100,6 +103,10 @@ class ListenStream(ByteQueue):
         elif method == UPDATED:
             params = message.get("params")
             if not isinstance(params, dict) or params.get("uri") not in self._uris:
+                return True
+        elif method == TASK_STATUS:
+            params = message.get("params")
+            if not isinstance(params, dict) or params.get("taskId") not in self._task_ids:
                 return True
         else:
             return True  # requests, progress and logs never go on a listen stream
