@@ -40,6 +40,7 @@ def test_values_are_parsed() -> None:
             "MCPB_USER_CONFIG_API_KEY": "s3cret",
             "MCPB_STOP_GRACE": "2.5",
             "MCPB_MAX_BUNDLE_SIZE": "1000",
+            "MCPB_TASK_AFTER": "2.5",
         }
     )
     assert cfg.sha256 == SHA
@@ -48,6 +49,9 @@ def test_values_are_parsed() -> None:
     assert cfg.user_config == {"a": 1, "b": [True]}
     assert cfg.user_config_strings == {"API_KEY": "s3cret"}
     assert (cfg.stop_grace, cfg.max_bundle_size) == (2.5, 1000)
+    assert cfg.task_after == 2.5
+    assert from_env({**BASE, "MCPB_TASK_AFTER": "never"}).task_after is None
+    assert from_env(BASE).task_after == 1.0
 
 
 @pytest.mark.parametrize(
@@ -64,6 +68,7 @@ def test_values_are_parsed() -> None:
         ({"MCPB_USER_CONFIG": "[1]"}, "MCPB_USER_CONFIG: expected a JSON object"),
         ({"MCPB_STOP_GRACE": "-1"}, "MCPB_STOP_GRACE"),
         ({"MCPB_MAX_BUNDLE_SIZE": "1.5"}, "MCPB_MAX_BUNDLE_SIZE"),
+        ({"MCPB_TASK_AFTER": "soon"}, "MCPB_TASK_AFTER"),
     ],
 )
 def test_bad_variables_are_named(env: dict[str, str], named: str) -> None:
@@ -79,7 +84,7 @@ def test_precedence_is_defaults_then_environment_then_flags() -> None:
     env["MCPB_USER_CONFIG_COUNT"] = "1"
     cfg = load_config(
         env,
-        {"port": "9002", "bridge_mode": "stateful", "session_timeout": "0"},
+        {"port": "9002", "bridge_mode": "stateful", "session_timeout": "0", "task_after": "0"},
         user_config_flags=("greeting=from-flag",),
         local=True,
     )
@@ -87,7 +92,7 @@ def test_precedence_is_defaults_then_environment_then_flags() -> None:
     assert cfg.max_sessions == 5 and cfg.session_limit == 5  # the variable applies
     assert cfg.max_bundle_size == 4096  # mcpb run honours MCPB_MAX_BUNDLE_SIZE
     assert cfg.user_config_strings == {"GREETING": "from-flag", "COUNT": "1"}
-    assert (cfg.bridge_mode, cfg.session_timeout) == ("stateful", None)
+    assert (cfg.bridge_mode, cfg.session_timeout, cfg.task_after) == ("stateful", None, None)
     assert cfg.host == "127.0.0.1" and cfg.local
     assert cfg.stateful_hint == "--bridge-mode stateful"
     defaults = load_config({"BUNDLE_URL": "b.mcpb"}, local=True)

@@ -32,6 +32,9 @@ DEFAULT_BRIDGE_MODE = "shared"
 DEFAULT_MAX_SESSIONS = MAX_SESSIONS
 DEFAULT_SESSION_TIMEOUT = 600.0
 DEFAULT_REQUEST_TIMEOUT = 600.0
+#: Seconds a 2026-07-28 tools/call (of a client declaring the tasks extension) runs before
+#: it becomes a task.
+DEFAULT_TASK_AFTER = 1.0
 DEFAULT_CRASH_LIMIT = 5
 DEFAULT_DOWNLOAD_TIMEOUT = 600.0
 LOCAL_HOST = "127.0.0.1"
@@ -69,6 +72,7 @@ class LoaderConfig:
     max_sessions: int | None = None
     session_timeout: float | None = DEFAULT_SESSION_TIMEOUT
     request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
+    task_after: float | None = DEFAULT_TASK_AFTER
     crash_limit: int = DEFAULT_CRASH_LIMIT
     download_timeout: float | None = DEFAULT_DOWNLOAD_TIMEOUT
 
@@ -205,6 +209,11 @@ def parse_request_timeout(name: str, value: str) -> float | None:
     return _seconds_or_never(name, value, DEFAULT_REQUEST_TIMEOUT, "seconds")
 
 
+def parse_task_after(name: str, value: str) -> float | None:
+    """Seconds a tools/call runs before it becomes a task; ``0`` (or ``never``): no tasks."""
+    return _seconds_or_never(name, value, DEFAULT_TASK_AFTER, "seconds")
+
+
 def parse_download_timeout(name: str, value: str) -> float | None:
     """Seconds the whole download may take, retries included; ``0`` (or ``never``): no limit."""
     return _seconds_or_never(name, value, DEFAULT_DOWNLOAD_TIMEOUT, "seconds")
@@ -272,6 +281,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_sessions", "MCPB_MAX_SESSIONS", "--max-sessions", parse_max_sessions),
     Setting("session_timeout", "MCPB_SESSION_TIMEOUT", "--session-timeout", parse_session_timeout),
     Setting("request_timeout", "MCPB_REQUEST_TIMEOUT", "--request-timeout", parse_request_timeout),
+    Setting("task_after", "MCPB_TASK_AFTER", "--task-after", parse_task_after),
     Setting("crash_limit", "MCPB_CRASH_LIMIT", "--crash-limit", parse_crash_limit),
     Setting(
         "download_timeout", "MCPB_DOWNLOAD_TIMEOUT", "--download-timeout", parse_download_timeout

@@ -122,6 +122,7 @@ async def _serve_stdio(config: LoaderConfig, spec: LaunchSpec, stop: asyncio.Eve
             mcp_path=config.mcp_path,
             max_sessions=config.session_limit,
             session_timeout=config.session_timeout,
+            task_after=config.task_after,
         ),
         stdio=StdioSettings(
             kill_grace=config.stop_grace,

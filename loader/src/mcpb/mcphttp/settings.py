@@ -90,8 +90,8 @@ class HttpSettings:
             raise UsageError(f"the cache scope must be public or private, got {self.cache_scope!r}")
         if self.input_timeout <= 0:
             raise UsageError(f"the input timeout must be positive, got {self.input_timeout}")
-        if self.task_after is not None and self.task_after < 0:
-            raise UsageError(f"the task delay must be 0 or more seconds, got {self.task_after}")
+        if self.task_after is not None and self.task_after <= 0:
+            raise UsageError(f"the task delay must be positive, got {self.task_after}")
         if self.task_ttl_ms < 1000:
             raise UsageError(f"the task TTL must be at least 1000 ms, got {self.task_ttl_ms}")
         if self.keepalive_interval <= 0:

@@ -136,6 +136,15 @@ def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
     "and the server a cancellation; 0 = no limit.",
 )
 @click.option(
+    "--task-after",
+    "task_after",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="2026-07-28 clients declaring the tasks extension: seconds a tool call runs before it "
+    "becomes a task (sooner for tools declaring task support); 0 = no tasks.",
+)
+@click.option(
     "--crash-limit",
     "crash_limit",
     type=click.IntRange(min=0),
@@ -187,6 +196,7 @@ def bridge(
     allowed_host: tuple[str, ...],
     init_timeout: float,
     request_timeout: float,
+    task_after: float,
     crash_limit: int,
     max_buffer: int,
     keepalive: float,
@@ -215,6 +225,7 @@ def bridge(
         init_timeout=init_timeout,
         base_url=base_url,
         max_buffer=max_buffer,
+        task_after=task_after or None,
     )
     stdio_settings = StdioSettings(request_timeout=request_timeout or None, crash_limit=crash_limit)
     config = BridgeConfig(http=http, stdio=stdio_settings, stateful=stateful)

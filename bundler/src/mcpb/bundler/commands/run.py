@@ -73,6 +73,11 @@ from mcpb.loader.run import configure_logging, run_loader
     "[$MCPB_REQUEST_TIMEOUT; default: 600]",
 )
 @click.option(
+    "--task-after",
+    help="2026-07-28 clients declaring the tasks extension: seconds a tool call runs before it "
+    "becomes a task, 0 = no tasks.  [$MCPB_TASK_AFTER; default: 1]",
+)
+@click.option(
     "--crash-limit",
     help="Exits within 10 s of starting, in a row, before the loader stops restarting the "
     "server and exits 75; 0 = restart forever.  [$MCPB_CRASH_LIMIT; default: 5]",
