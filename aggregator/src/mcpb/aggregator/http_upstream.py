@@ -324,7 +324,7 @@ class HttpUpstream:
                     f"upstream {self.label} answered initialize with HTTP {response.status}"
                 )
             session_id = response.header(b"mcp-session-id")
-            payload = await self._answer(response, link.init["id"], None, None)
+            payload, _ = await self._answer(response, link.init["id"], None, None)
         except HttpClientError as err:
             self._unreachable(err)
             raise BackendUnavailableError(
@@ -352,7 +352,7 @@ class HttpUpstream:
                     log.info("[%s] upstream session expired: initializing again", self.label)
                     await self._handshake(link)
                     continue
-                payload = await self._answer(response, client_id, session, call.sink)
+                payload, _ = await self._answer(response, client_id, session, call.sink)
                 break
         except HttpClientError as err:
             self._unreachable(err)
@@ -366,8 +366,9 @@ class HttpUpstream:
 
     async def _answer(
         self, response: HttpResponse, request_id: Any, session: Session | None, sink: Sink | None
-    ) -> bytes:
-        """The answer to ``request_id`` in ``response``; interim messages go on as they come."""
+    ) -> tuple[bytes, dict[str, Any] | None]:
+        """The answer to ``request_id`` in ``response``, encoded and decoded (None when it is
+        an error of our own); interim messages go on as they come."""
         status = response.status
         kind = (response.header(b"content-type") or "").split(";")[0].strip().lower()
         if status == 200 and kind == "text/event-stream":
@@ -381,22 +382,22 @@ class HttpUpstream:
                         continue
                     if "method" not in message and message.get("id") == request_id:
                         response.close()
-                        return payload
+                        return payload, message
                     if session is not None:
                         self._interim(session, sink, payload)
             except EventTooLargeError as err:
                 response.close()
-                return self._error(request_id, str(err))
-            return self._error(request_id, "closed its stream before answering")
+                return self._error(request_id, str(err)), None
+            return self._error(request_id, "closed its stream before answering"), None
         body = await response.read(MAX_MESSAGE)
         if body is None:
-            return self._error(request_id, f"sent an answer larger than {MAX_MESSAGE} bytes")
+            return self._error(request_id, f"sent an answer larger than {MAX_MESSAGE} bytes"), None
         answer = _parse(body) if body else None
         if answer is not None and answer.get("id") == request_id and "method" not in answer:
-            return body
+            return body, answer
         if status == 200:
-            return self._error(request_id, "sent no answer")
-        return self._error(request_id, f"answered HTTP {status}")
+            return self._error(request_id, "sent no answer"), None
+        return self._error(request_id, f"answered HTTP {status}"), None
 
     def _error(self, request_id: Any, what: str) -> bytes:
         text = f"upstream {self.label} {what}"
@@ -461,7 +462,7 @@ class HttpUpstream:
                     f"upstream {self.label} answered server/discover with HTTP {response.status}"
                 )
             return
-        answer = _parse(await self._answer(response, probe["id"], None, None))
+        _, answer = await self._answer(response, probe["id"], None, None)
         if speaks_modern(answer):
             assert answer is not None
             self.discovered = answer["result"]
@@ -506,8 +507,7 @@ class HttpUpstream:
                 headers = {**self._request_headers(link), **routing_headers_for(current, wanted)}
                 body = jsonrpc.dumps(enveloped(current, link.capabilities, link.log_level))
                 response = await self._pool.request("POST", headers, body)
-                payload = await self._answer(response, client_id, session, call.sink)
-                answer = _parse(payload)
+                payload, answer = await self._answer(response, client_id, session, call.sink)
                 asked = input_requests(answer)
                 if asked is None:
                     self._learn(current["method"], answer)
