@@ -1,6 +1,7 @@
 """The transport core's own cost per request, 2025 against 2026-07-28, in-process.
 
 usage: uv run --no-sync python -m bench.bridge.eras [--requests 20000] [--rounds 5]
+       [--out bench/bridge/results-eras.json]
 
 No sockets, no child: the app is driven through ASGI (tests/inprocess/asgi_driver.py) with a
 backend that answers every ``tools/call`` at once with an echo result, so the figure is the
@@ -13,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
+from bench.bridge.machine import describe
 from mcpb.mcphttp import HttpSettings, McpHttpApp, Session, SessionTable, Sink, jsonrpc
 from mcpb.mcphttp.jsonrpc import Message
 from tests.inprocess.asgi_driver import call
@@ -115,7 +119,7 @@ async def _round(app: McpHttpApp, era: str, session: str, count: int) -> float:
     return (time.process_time() - started) / count * 1e6
 
 
-async def main_async(requests: int, rounds: int) -> None:
+async def main_async(requests: int, rounds: int) -> dict[str, list[float]]:
     settings = HttpSettings()
     app = McpHttpApp(settings, SessionTable(settings, EchoBackend, shared=True))
     await app.startup()
@@ -129,19 +133,31 @@ async def main_async(requests: int, rounds: int) -> None:
                 figures[era].append(await _round(app, era, session, requests))
     finally:
         await app.shutdown()
-    ratios = [b / a for a, b in zip(figures["2025"], figures["2026"], strict=True)]
-    for era, values in figures.items():
-        shown = ", ".join(f"{v:.1f}" for v in values)
-        print(f"{era}: median {statistics.median(values):.1f} µs/request  ({shown})")
-    print(f"2026 / 2025 CPU: median {statistics.median(ratios):.3f}")
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    asyncio.run(main_async(args.requests, args.rounds))
+    machine = describe()
+    figures = asyncio.run(main_async(args.requests, args.rounds))
+    ratios = [b / a for a, b in zip(figures["2025"], figures["2026"], strict=True)]
+    for era, values in figures.items():
+        shown = ", ".join(f"{v:.1f}" for v in values)
+        print(f"{era}: median {statistics.median(values):.1f} µs/request  ({shown})")
+    print(f"2026 / 2025 CPU: median {statistics.median(ratios):.3f}")
+    if args.out is not None:
+        report = {
+            "machine": machine,
+            "requests_per_round": args.requests,
+            "us_per_request": figures,
+            "ratio_2026_2025": statistics.median(ratios),
+        }
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
