@@ -106,7 +106,6 @@ class ModernCall:
         "session",
         "status",
         "task",
-        "task_after",
     )
 
     def __init__(
@@ -146,8 +145,6 @@ class ModernCall:
         self.questioned = False
         self._settle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] | None = None
-        #: Seconds after which the call becomes a task (None: it never does).
-        self.task_after: float | None = None
         self.task: Task | None = None
         self._task_timer: asyncio.TimerHandle | None = None
         #: A task whose questions have settled: it waits for ``tasks/update``.
@@ -211,7 +208,6 @@ class ModernCall:
         seconds from now after which the call becomes a task (None: it does not)."""
         self.out = out
         self.reply_id = reply_id
-        self.task_after = task_after
         if self._task_timer is not None:
             self._task_timer.cancel()
             self._task_timer = None

@@ -379,13 +379,9 @@ class ModernEndpoint:
                 rpc_id=rpc_id,
                 code=jsonrpc.INVALID_PARAMS,
             )
-        watched = []
-        for task_id in dict.fromkeys(t for t in wanted if isinstance(t, str)):
-            try:
-                watched.append(self.tasks.find(task_id, principal, rpc_id))
-            except HTTPError:
-                continue  # unknown or not this client's: not granted
-        return watched
+        named = dict.fromkeys(t for t in wanted if isinstance(t, str))
+        found = (self.tasks.get(task_id, principal) for task_id in named)
+        return [task for task in found if task is not None]  # unknown ones: not granted
 
     async def _subscribe(self, backend: Backend, session: Session, uri: str) -> None:
         request: Message = {

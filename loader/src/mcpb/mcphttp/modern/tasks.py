@@ -193,12 +193,17 @@ class TaskTable:
         self._tasks[task.task_id] = task
         return task
 
-    def find(self, task_id: Any, principal: Any, rpc_id: Any) -> Task:
-        """The task ``task_id`` names for ``principal``; 400 -32602 when there is none (one of
-        another principal is not found either: ids are not for sharing)."""
+    def get(self, task_id: Any, principal: Any) -> Task | None:
+        """The task ``task_id`` names for ``principal`` (another principal's is not found
+        either: ids are not for sharing)."""
         self._expire()
         task = self._tasks.get(task_id) if isinstance(task_id, str) else None
-        if task is None or task.principal != principal:
+        return task if task is not None and task.principal == principal else None
+
+    def find(self, task_id: Any, principal: Any, rpc_id: Any) -> Task:
+        """:meth:`get`, or 400 -32602 when there is no such task."""
+        task = self.get(task_id, principal)
+        if task is None:
             raise HTTPError(
                 400,
                 f"Failed to retrieve task: no task {task_id!r} (unknown or expired)",
