@@ -1,0 +1,81 @@
+"""A vMCP's tasks belong to the client that made them (the spec's auth binding).
+
+Two API-key clients of one vMCP over a real stdio upstream (the conformance server, which
+knows nothing of tasks): one makes a task, the other, knowing its id, is told it does not
+exist and cannot cancel it; its owner follows it to the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.aggregator import Aggregator, aggregating, write_config
+from tests.support.conformance import conformance_server_command
+
+pytestmark = pytest.mark.slow
+
+V = "2026-07-28"
+TASKS = "io.modelcontextprotocol/tasks"
+OWNER_KEY = "owner-key-0123456789"
+OTHER_KEY = "other-key-9876543210"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aggregator]:
+    config = {
+        "clients": {
+            name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
+            for name, key in (("owner", OWNER_KEY), ("other", OTHER_KEY))
+        },
+        "upstreams": {"conf": {"stdio": conformance_server_command()}},
+        "vmcps": {"t": {"namespace": "none", "auth": {"keys": ["owner", "other"]}}},
+    }
+    with aggregating(write_config(tmp_path_factory.mktemp("tasks"), config)) as running:
+        running.wait_for({"conf": "up"})
+        yield running
+
+
+def post(gateway: Aggregator, key: str, method: str, params: dict[str, Any], name: str) -> Any:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": V,
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS: {}}},
+    }
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "authorization": f"Bearer {key}",
+        "mcp-protocol-version": V,
+        "mcp-method": method,
+        "mcp-name": name,
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+    reply = httpx.post(gateway.url("t"), json=body, headers=headers, timeout=30)
+    return reply.status_code, reply.json()
+
+
+def test_only_the_client_that_made_a_task_sees_it(gateway: Aggregator) -> None:
+    arguments = {"seconds": 1.5, "label": "mine"}
+    _, created = post(
+        gateway,
+        OWNER_KEY,
+        "tools/call",
+        {"name": "slow_compute", "arguments": arguments},
+        "slow_compute",
+    )
+    task_id = created["result"]["taskId"]
+    for method in ("tasks/get", "tasks/cancel"):
+        status, refused = post(gateway, OTHER_KEY, method, {"taskId": task_id}, task_id)
+        assert (status, refused["error"]["code"]) == (400, -32602), method
+    for _ in range(100):
+        status, got = post(gateway, OWNER_KEY, "tasks/get", {"taskId": task_id}, task_id)
+        assert status == 200
+        if got["result"]["status"] != "working":
+            break
+        time.sleep(0.05)
+    assert got["result"]["status"] == "completed"  # the other's cancel changed nothing
+    assert got["result"]["result"]["content"][0]["text"] == "Computed mine in 1.5s"
