@@ -210,9 +210,22 @@ def test_a_result_larger_than_a_client_buffer_fails_its_task() -> None:
         created = await call(rig, "work", seconds=0.2, size=70_000)
         failed = await settled(rig, created["taskId"], "failed")
         assert failed["error"]["code"] == jsonrpc.INTERNAL_ERROR
-        assert "larger than a task may keep" in failed["error"]["message"]
+        assert "no room to keep the result" in failed["error"]["message"]
 
     modern(scenario, max_buffer=64 * 1024, **FAST)
+
+
+def test_kept_results_share_a_byte_budget_and_the_oldest_finished_go_first() -> None:
+    async def scenario(rig: ModernRig) -> None:
+        first = await call(rig, "work", seconds=0.1, size=40_000)
+        await settled(rig, first["taskId"], "completed")
+        second = await call(rig, "work", rpc_id=2, seconds=0.1, size=40_000)
+        done = await settled(rig, second["taskId"], "completed")
+        assert len(done["result"]["content"][0]["text"]) == 40_000
+        gone = await task_request(rig, "tasks/get", first["taskId"])
+        assert error_of(gone) == (400, jsonrpc.INVALID_PARAMS)  # forgotten to make room
+
+    modern(scenario, max_buffer=64 * 1024, task_memory=64 * 1024, **FAST)
 
 
 def test_a_full_table_leaves_calls_synchronous() -> None:

@@ -34,7 +34,8 @@ class HttpSettings:
     ``input_timeout`` seconds, and at most ``max_sessions`` wait at once. The tasks extension:
     a ``tools/call`` of a client that declared it becomes a task after running ``task_after``
     seconds (a tool declaring task support: after at most 0.25 s; None: no tasks offered); a
-    task is kept ``task_ttl_ms`` from its creation, at most ``max_sessions`` at once.
+    task is kept ``task_ttl_ms`` from its creation, at most ``max_sessions`` at once, and the
+    outcomes kept take at most ``task_memory`` bytes together (``max_buffer`` each).
     """
 
     host: str = "127.0.0.1"
@@ -61,6 +62,7 @@ class HttpSettings:
     input_timeout: float = 300.0
     task_after: float | None = 1.0
     task_ttl_ms: int = 3_600_000
+    task_memory: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         paths = [self.mcp_path, self.sse_path, self.message_path, self.ready_path]
@@ -92,6 +94,8 @@ class HttpSettings:
             raise UsageError(f"the input timeout must be positive, got {self.input_timeout}")
         if self.task_after is not None and self.task_after <= 0:
             raise UsageError(f"the task delay must be positive, got {self.task_after}")
+        if self.task_memory < 64 * 1024:
+            raise UsageError(f"the task memory must be at least 64 KiB, got {self.task_memory}")
         if self.task_ttl_ms < 1000:
             raise UsageError(f"the task TTL must be at least 1000 ms, got {self.task_ttl_ms}")
         if self.keepalive_interval <= 0:

@@ -74,9 +74,8 @@ class CallOwner(Protocol):
     def create_task(self, call: ModernCall) -> Task | None:
         """A task for ``call``, which now goes on without its HTTP request (None: no room)."""
 
-    @property
-    def max_task_result(self) -> int:
-        """The largest result (encoded, in bytes) a task keeps; a larger one fails it."""
+    def keep_result(self, task: Task, size: int) -> bool:
+        """Room for a task's outcome of ``size`` encoded bytes (False: it fails instead)."""
 
 
 class ModernCall:
@@ -170,8 +169,8 @@ class ModernCall:
             return False
         message = jsonrpc.loads(payload)
         if final:
-            if self.task is not None and len(payload) > self.owner.max_task_result:
-                text = f"the result ({len(payload)} bytes) is larger than a task may keep"
+            if self.task is not None and not self.owner.keep_result(self.task, len(payload)):
+                text = f"no room to keep the result ({len(payload)} bytes) of this task"
                 message = {"id": message.get("id"), **_error(jsonrpc.INTERNAL_ERROR, text)}
             self._final(message)
             return True

@@ -84,7 +84,12 @@ class ModernEndpoint:
         self.cache_hint = (settings.cache_ttl_ms, settings.cache_scope)
         self._listens: set[ListenStream] = set()
         self.tasks = (
-            TaskTable(settings.max_sessions, settings.task_ttl_ms, settings.max_buffer)
+            TaskTable(
+                settings.max_sessions,
+                settings.task_ttl_ms,
+                settings.max_buffer,
+                settings.task_memory,
+            )
             if settings.task_after is not None
             else None
         )
@@ -108,10 +113,9 @@ class ModernEndpoint:
         """A call becomes a task (None: the table is full, or tasks are not offered)."""
         return self.tasks.create(call) if self.tasks is not None else None
 
-    @property
-    def max_task_result(self) -> int:
-        """The largest result a task keeps: one client buffer."""
-        return self.settings.max_buffer
+    def keep_result(self, task: Task, size: int) -> bool:
+        """Room for a task's outcome: at most one client buffer, within the tasks' budget."""
+        return self.tasks is not None and self.tasks.keep(task, size)
 
     def close(self) -> None:
         """Cancel the calls waiting for input and the tasks, end the listen streams (shutdown)."""

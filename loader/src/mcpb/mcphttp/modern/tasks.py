@@ -8,7 +8,9 @@ when; its ``CreateTaskResult`` ends the HTTP request while the server's request 
 the server says about the call afterwards lands in its :class:`Task`: a question makes it
 ``input_required``, its answer completes it (a tool error included) or fails it (a JSON-RPC
 error). Tasks live in this process, under unguessable ids, for ``ttl_ms`` from their creation,
-at most ``limit`` at once, each bound to the principal the layer above named.
+at most ``limit`` at once, each bound to the principal the layer above named. The outcomes
+kept are bounded in bytes, each and together: to keep a new one, the oldest finished tasks are
+forgotten first; an outcome that still finds no room fails its task.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Task:
         "created_at",
         "error",
         "expires",
+        "kept",
         "principal",
         "result",
         "status",
@@ -108,6 +111,8 @@ class Task:
         self.status_message: str | None = None
         self.result: Message | None = None
         self.error: Message | None = None
+        #: Bytes of its outcome counted against the table's budget.
+        self.kept = 0
         self.watchers: set[Watcher] = set()
 
     @property
@@ -170,11 +175,14 @@ class Task:
 class TaskTable:
     """The tasks of one endpoint, by id; expired ones go first when a task is made or looked up."""
 
-    def __init__(self, limit: int, ttl_ms: int, max_result: int) -> None:
+    def __init__(self, limit: int, ttl_ms: int, max_result: int, budget: int) -> None:
         self._limit = limit
         self._ttl_ms = ttl_ms
         #: A result larger than this (encoded) fails its task instead of being kept.
-        self.max_result = max_result
+        self.max_result = min(max_result, budget)
+        #: The bytes all kept outcomes may take together.
+        self._budget = budget
+        self._kept = 0
         self._tasks: dict[str, Task] = {}
 
     def __len__(self) -> int:
@@ -212,6 +220,22 @@ class TaskTable:
             )
         return task
 
+    def keep(self, task: Task, size: int) -> bool:
+        """Make room for ``task``'s outcome of ``size`` bytes, forgetting the oldest finished
+        tasks if need be; False when there is none (the outcome is too large, or the room is
+        taken by outcomes of tasks still running)."""
+        if size > self.max_result:
+            return False
+        while self._kept + size > self._budget:
+            oldest = next((t for t in self._tasks.values() if t.terminal and t.kept), None)
+            if oldest is None:
+                return False
+            log.info("task results fill %d bytes: forgot the oldest finished task", self._kept)
+            self._drop(oldest)
+        task.kept = size
+        self._kept += size
+        return True
+
     def close(self) -> None:
         """Cancel every task still running (shutdown)."""
         for task in self._tasks.values():
@@ -225,6 +249,10 @@ class TaskTable:
             task = next(iter(self._tasks.values()))
             if task.expires > now:
                 return
-            del self._tasks[task.task_id]
+            self._drop(task)
             if not task.terminal:
                 task.call.cancel("the task's TTL elapsed")
+
+    def _drop(self, task: Task) -> None:
+        del self._tasks[task.task_id]
+        self._kept -= task.kept
