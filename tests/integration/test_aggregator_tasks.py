@@ -2,7 +2,8 @@
 
 Two API-key clients of one vMCP over a real stdio upstream (the conformance server, which
 knows nothing of tasks): one makes a task, the other, knowing its id, is told it does not
-exist and cannot cancel it; its owner follows it to the end.
+exist and cannot cancel it; its owner follows it to the end. ``task_after: null`` in the file
+turns the tasks off.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,11 +50,12 @@ def post(gateway: Aggregator, key: str, method: str, params: dict[str, Any], nam
     }
     headers = {
         "accept": "application/json, text/event-stream",
-        "authorization": f"Bearer {key}",
         "mcp-protocol-version": V,
         "mcp-method": method,
         "mcp-name": name,
     }
+    if key:
+        headers["authorization"] = f"Bearer {key}"
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
     reply = httpx.post(gateway.url("t"), json=body, headers=headers, timeout=30)
     return reply.status_code, reply.json()
@@ -79,3 +82,24 @@ def test_only_the_client_that_made_a_task_sees_it(gateway: Aggregator) -> None:
         time.sleep(0.05)
     assert got["result"]["status"] == "completed"  # the other's cancel changed nothing
     assert got["result"]["result"]["content"][0]["text"] == "Computed mine in 1.5s"
+
+
+def test_task_after_null_offers_no_tasks(tmp_path: Path) -> None:
+    config = {
+        "task_after": None,
+        "upstreams": {"conf": {"stdio": conformance_server_command()}},
+        "vmcps": {"t": {"namespace": "none"}},
+    }
+    with aggregating(write_config(tmp_path, config)) as running:
+        running.wait_for({"conf": "up"})
+        arguments = {"seconds": 1, "label": "sync"}
+        status, result = post(
+            running,
+            "",
+            "tools/call",
+            {"name": "slow_compute", "arguments": arguments},
+            "slow_compute",
+        )
+        assert status == 200 and result["result"]["resultType"] == "complete"
+        status, refused = post(running, "", "tasks/get", {"taskId": "x"}, "x")
+        assert (status, refused["error"]["code"]) == (404, -32601)

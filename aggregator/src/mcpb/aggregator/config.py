@@ -378,6 +378,12 @@ class AggregatorConfig(_Model):
     request_timeout: float | None = Field(
         default=600.0, gt=0, description="seconds an upstream may take to answer a request"
     )
+    task_after: float | None = Field(
+        default=1.0,
+        gt=0,
+        description="seconds a 2026-07-28 tools/call of a client declaring the tasks extension "
+        "runs before it becomes a task (sooner for tools declaring task support; null: no tasks)",
+    )
     page_size: int = Field(default=500, ge=1, le=100_000, description="items per list page")
     watch: bool = Field(default=False, description="reload the file when it changes")
     admin: AdminConfig = Field(default_factory=AdminConfig)

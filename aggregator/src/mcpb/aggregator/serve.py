@@ -60,6 +60,7 @@ def http_settings(options: AggregatorOptions, config: AggregatorConfig) -> HttpS
         port=options.port,
         max_sessions=config.max_sessions,
         session_timeout=config.session_timeout,
+        task_after=config.task_after,
     )
 
 
