@@ -14,16 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support.aggregator import Aggregator, aggregating, write_config
 from tests.support.conformance import conformance_server_command
+from tests.support.mcp_http import modern_post
 
 pytestmark = pytest.mark.slow
 
-V = "2026-07-28"
-TASKS = "io.modelcontextprotocol/tasks"
 OWNER_KEY = "owner-key-0123456789"
 OTHER_KEY = "other-key-9876543210"
 
@@ -44,21 +42,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aggregator]:
 
 
 def post(gateway: Aggregator, key: str, method: str, params: dict[str, Any], name: str) -> Any:
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": V,
-        "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS: {}}},
-    }
-    headers = {
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": V,
-        "mcp-method": method,
-        "mcp-name": name,
-    }
-    if key:
-        headers["authorization"] = f"Bearer {key}"
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
-    reply = httpx.post(gateway.url("t"), json=body, headers=headers, timeout=30)
-    return reply.status_code, reply.json()
+    authorization = f"Bearer {key}" if key else None
+    return modern_post(gateway.url("t"), method, params, name=name, authorization=authorization)
 
 
 def test_only_the_client_that_made_a_task_sees_it(gateway: Aggregator) -> None:

@@ -8,42 +8,17 @@ process that sees only 2025-era requests.
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import httpx
 
 from tests.support.conformance import conformance_server_command
+from tests.support.mcp_http import TASKS, modern_post
 from tests.support.servers import bridged
-
-V = "2026-07-28"
-TASKS = "io.modelcontextprotocol/tasks"
-
-
-def post(url: str, method: str, params: dict[str, Any], *, name: str | None = None) -> Any:
-    params = {
-        **params,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": V,
-            "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS: {}}},
-        },
-    }
-    headers = {
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": V,
-        "mcp-method": method,
-    }
-    if name is not None:
-        headers["mcp-name"] = name
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    reply = httpx.post(url, json=body, headers=headers, timeout=30)
-    return reply.status_code, reply.json()
 
 
 def test_a_long_call_becomes_a_task_after_the_delay_given() -> None:
     with bridged(conformance_server_command(), "--task-after", "0.3") as bridge:
-        _, discovered = post(bridge.mcp_url, "server/discover", {})
+        _, discovered = modern_post(bridge.mcp_url, "server/discover", {})
         assert discovered["result"]["capabilities"]["extensions"] == {TASKS: {}}
-        _, quick = post(
+        _, quick = modern_post(
             bridge.mcp_url,
             "tools/call",
             {"name": "greet", "arguments": {"name": "Ada"}},
@@ -52,7 +27,7 @@ def test_a_long_call_becomes_a_task_after_the_delay_given() -> None:
         assert quick["result"]["content"][0]["text"] == "Hello, Ada!"
         arguments = {"seconds": 1.5, "label": "long"}
         started = time.monotonic()
-        _, created = post(
+        _, created = modern_post(
             bridge.mcp_url,
             "tools/call",
             {"name": "slow_compute", "arguments": arguments},
@@ -62,7 +37,9 @@ def test_a_long_call_becomes_a_task_after_the_delay_given() -> None:
         task_id = created["result"]["taskId"]
         assert created["result"]["resultType"] == "task"
         for _ in range(100):
-            status, got = post(bridge.mcp_url, "tasks/get", {"taskId": task_id}, name=task_id)
+            status, got = modern_post(
+                bridge.mcp_url, "tasks/get", {"taskId": task_id}, name=task_id
+            )
             assert status == 200
             if got["result"]["status"] == "completed":
                 break
@@ -72,10 +49,10 @@ def test_a_long_call_becomes_a_task_after_the_delay_given() -> None:
 
 def test_task_after_zero_offers_no_tasks() -> None:
     with bridged(conformance_server_command(), "--task-after", "0") as bridge:
-        _, discovered = post(bridge.mcp_url, "server/discover", {})
+        _, discovered = modern_post(bridge.mcp_url, "server/discover", {})
         assert "extensions" not in discovered["result"]["capabilities"]
         arguments = {"seconds": 1, "label": "sync"}
-        _, result = post(
+        _, result = modern_post(
             bridge.mcp_url,
             "tools/call",
             {"name": "slow_compute", "arguments": arguments},
@@ -83,5 +60,5 @@ def test_task_after_zero_offers_no_tasks() -> None:
         )
         assert result["result"]["resultType"] == "complete"
         assert result["result"]["content"][0]["text"] == "Computed sync in 1s"
-        status, refused = post(bridge.mcp_url, "tasks/get", {"taskId": "x"}, name="x")
+        status, refused = modern_post(bridge.mcp_url, "tasks/get", {"taskId": "x"}, name="x")
         assert (status, refused["error"]["code"]) == (404, -32601)

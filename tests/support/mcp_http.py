@@ -73,3 +73,34 @@ def sse_messages(text: str) -> list[dict[str, Any]]:
 def tool_text(message: dict[str, Any]) -> str:
     text: str = message["result"]["content"][0]["text"]
     return text
+
+
+MODERN = "2026-07-28"
+TASKS = "io.modelcontextprotocol/tasks"
+
+
+def modern_post(
+    url: str,
+    method: str,
+    params: dict[str, Any],
+    *,
+    name: str | None = None,
+    capabilities: dict[str, Any] | None = None,
+    authorization: str | None = None,
+) -> tuple[int, Any]:
+    """One 2026-07-28 request, envelope and routing headers filled in (``name``: ``Mcp-Name``;
+    ``capabilities`` default to declaring the tasks extension); its status and JSON body."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": (
+            {"extensions": {TASKS: {}}} if capabilities is None else capabilities
+        ),
+    }
+    sent = headers(version=MODERN, mcp_method=method)
+    if name is not None:
+        sent["mcp-name"] = name
+    if authorization is not None:
+        sent["authorization"] = authorization
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
+    reply = httpx.post(url, json=body, headers=sent, timeout=30)
+    return reply.status_code, reply.json()
