@@ -231,11 +231,14 @@ class ModernCall:
             self._ask_client()
 
     def abandon(self, reason: str) -> None:
-        """The client left (or never came back): cancel the request in the server."""
+        """The client left (or never came back, or cancelled its task): cancel the request
+        in the server; its task, if it has one, is cancelled."""
         if self.finished:
             return
         self.backend.abandon(self.session, self.backend_id, reason)
         self._end(abandoned=True)
+        if self.task is not None:
+            self.task.move("cancelled", message=reason)
 
     # ------------------------------------------------------------ as a task
 
@@ -254,11 +257,8 @@ class ModernCall:
             self.task.move("working")
 
     def cancel(self, reason: str) -> None:
-        """``tasks/cancel`` (or the task's end): cancel the request in the server."""
-        task = self.task
+        """``tasks/cancel`` (or the task's end): :meth:`abandon`."""
         self.abandon(reason)
-        if task is not None:
-            task.move("cancelled", message=reason)
 
     def _become_task(self) -> None:
         """Still running, not asking: end the HTTP request with a ``CreateTaskResult``."""
