@@ -56,9 +56,16 @@ class DisconnectedError(Exception):
 UNAVAILABLE = "the MCP server is unavailable"
 
 
-def unavailable(rpc_id: Any = None, why: BaseException | None = None) -> HTTPError:
-    """503: the backend cannot take the message now (its reason, when it gave one)."""
+def unavailable(rpc_id: Any = None, why: BaseException | str | None = None) -> HTTPError:
+    """503 with ``Retry-After``: the message cannot be taken now (why, when there is a reason:
+    the backend's error, or a limit reached)."""
     text = str(why) if why is not None and str(why) else UNAVAILABLE
     return HTTPError(
         503, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE, headers=[(b"retry-after", b"1")]
     )
+
+
+def start_failed(rpc_id: Any, err: BaseException) -> HTTPError:
+    """502: the MCP server a request needs could not be started."""
+    text = f"cannot start the MCP server: {err}"
+    return HTTPError(502, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE)

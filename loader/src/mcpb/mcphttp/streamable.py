@@ -35,7 +35,7 @@ from mcpb.mcphttp.asgi import (
     start_stream,
 )
 from mcpb.mcphttp.backend import BackendUnavailableError
-from mcpb.mcphttp.errors import HTTPError, unavailable
+from mcpb.mcphttp.errors import HTTPError, start_failed, unavailable
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.modern.endpoint import ModernEndpoint
 from mcpb.mcphttp.modern.envelope import is_modern_request
@@ -60,17 +60,10 @@ async def open_session(
         return await sessions.create(legacy=legacy)
     except SessionLimitError:
         text = f"too many sessions (the limit is {settings.max_sessions}); retry later"
-        raise HTTPError(
-            503,
-            text,
-            rpc_id=rpc_id,
-            code=jsonrpc.SERVER_UNAVAILABLE,
-            headers=[(b"retry-after", b"1")],
-        ) from None
+        raise unavailable(rpc_id, text) from None
     except Exception as err:  # the backend could not be started
         log.error("cannot start a session: %s", err)
-        text = f"cannot start the MCP server: {err}"
-        raise HTTPError(502, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE) from None
+        raise start_failed(rpc_id, err) from None
 
 
 class StreamableEndpoint:

@@ -32,7 +32,7 @@ from mcpb.mcphttp.asgi import (
     start_stream,
 )
 from mcpb.mcphttp.backend import Backend, BackendUnavailableError
-from mcpb.mcphttp.errors import HTTPError, unavailable
+from mcpb.mcphttp.errors import HTTPError, start_failed, unavailable
 from mcpb.mcphttp.jsonrpc import Message
 from mcpb.mcphttp.modern.call import ModernCall
 from mcpb.mcphttp.modern.envelope import SERVER_INFO, Envelope, read_envelope, to_handshake_era
@@ -235,8 +235,7 @@ class ModernEndpoint:
         try:
             backend = await self.sessions.stateless_backend()
         except Exception as err:
-            text = f"cannot start the MCP server: {err}"
-            raise HTTPError(502, text, rpc_id=rpc_id, code=jsonrpc.SERVER_UNAVAILABLE) from None
+            raise start_failed(rpc_id, err) from None
         await self.facts.describe(backend)
         self._ready = backend  # the same for the table's life: described once is enough
         return backend
@@ -321,13 +320,7 @@ class ModernEndpoint:
         rpc_id = message["id"]
         if len(self._listens) >= self.settings.max_sessions:  # each holds a stream open
             text = f"too many listen streams (the limit is {self.settings.max_sessions})"
-            raise HTTPError(
-                503,
-                text,
-                rpc_id=rpc_id,
-                code=jsonrpc.SERVER_UNAVAILABLE,
-                headers=[(b"retry-after", b"1")],
-            )
+            raise unavailable(rpc_id, text)
         params = message.get("params")
         requested = params.get("notifications") if isinstance(params, dict) else None
         wanted = requested.get("resourceSubscriptions") if isinstance(requested, dict) else None
