@@ -31,22 +31,13 @@ from tests.support.aggregator import (
     start_aggregator,
     write_config,
 )
+from tests.support.mcp_calls import run, text_of
 from tests.support.mcp_http import headers, initialize, initialize_body
 from tests.support.ports import free_port
 from tests.support.servers import Bridge, bridged, descendants, echo_command, start_bridge
 
 ECHO_TOOLS = ["echo", "progress", "sample", "sleep", "stats", "pid", "notify_changed"]
 ECHO_TOOLS += ["batch_notes", "flood"]
-
-
-def run(scenario: Any, timeout: float = 30) -> Any:
-    return asyncio.run(asyncio.wait_for(scenario, timeout))
-
-
-def text_of(result: Any) -> str:
-    content = result.content[0]
-    assert isinstance(content, TextContent)
-    return content.text
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import ElicitResult, TextContent
+from mcp.types import ElicitResult
 
 from tests.support.aggregator import Aggregator, aggregating, write_config
+from tests.support.mcp_calls import text_of
 from tests.support.ports import free_port
 from tests.support.servers import SUPPORT, stop_process
 
@@ -67,12 +68,6 @@ def running(
 
 async def elicit(context: Any, params: Any) -> ElicitResult:
     return ElicitResult(action="accept", content={"name": "Ada"})
-
-
-def text_of(result: Any) -> str:
-    content = result.content[0]
-    assert isinstance(content, TextContent)
-    return content.text
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

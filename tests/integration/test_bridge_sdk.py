@@ -22,6 +22,7 @@ from mcp.types import (
     TextContent,
 )
 
+from tests.support.mcp_calls import run, text_of
 from tests.support.servers import Bridge, bridged, echo_command
 from tests.support.stdio_peers import everything_command, time_command
 
@@ -38,16 +39,6 @@ def echo_bridge(request: pytest.FixtureRequest):
 def time_bridge(request: pytest.FixtureRequest):
     with bridged(time_command(), *request.param) as bridge:
         yield bridge
-
-
-def text_of(result: Any) -> str:
-    content = result.content[0]
-    assert isinstance(content, TextContent)
-    return content.text
-
-
-def run(scenario: Any, timeout: float = 30) -> Any:
-    return asyncio.run(asyncio.wait_for(scenario, timeout))
 
 
 def test_default_client_lists_and_calls_tools(echo_bridge: Bridge) -> None:

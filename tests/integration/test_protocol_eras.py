@@ -27,6 +27,7 @@ from mcp.types import (
 
 from tests.support.aggregator import aggregating, write_config
 from tests.support.conformance import conformance_server_command
+from tests.support.mcp_calls import run, text_of
 from tests.support.servers import bridged
 from tests.support.ts_client import run_ts_client
 
@@ -50,16 +51,6 @@ def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     args = ("--stateful",) if request.param == "stateful" else ()
     with bridged(conformance_server_command(), *args) as bridge:
         yield bridge.mcp_url
-
-
-def text_of(result: Any) -> str:
-    content = result.content[0]
-    assert isinstance(content, TextContent)
-    return content.text
-
-
-def run(scenario: Any, timeout: float = 60) -> Any:
-    return asyncio.run(asyncio.wait_for(scenario, timeout))
 
 
 async def elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
@@ -97,7 +88,7 @@ def test_a_default_client_settles_on_2026_while_a_2025_session_works_beside_it(
                 len(listed.tools),
             )
 
-    modern_version, legacy_version, modern_text, legacy_text, tools = run(scenario())
+    modern_version, legacy_version, modern_text, legacy_text, tools = run(scenario(), timeout=60)
     assert (modern_version, legacy_version) == ("2026-07-28", "2025-11-25")
     assert modern_text == legacy_text == "This is a simple text response for testing."
     assert tools >= 20
@@ -123,7 +114,7 @@ def test_a_servers_questions_reach_a_2026_client_as_input_required_rounds(url: s
             texts.append(content.text)
             return texts
 
-    texts = run(scenario())
+    texts = run(scenario(), timeout=60)
     assert texts[0] == "Hello, Ada!"
     assert texts[1] == "LLM response: Paris"
     assert texts[2] == "Roots: file:///srv/project"
@@ -141,7 +132,7 @@ def test_a_2026_client_without_a_capability_gets_the_servers_refusal(url: str) -
                 return refused.error
         return None
 
-    error = run(scenario())
+    error = run(scenario(), timeout=60)
     assert error is not None and error.code == -32021
     assert error.data == {"requiredCapabilities": {"sampling": {}}}
 
@@ -159,7 +150,7 @@ def test_progress_reaches_a_2026_client_on_its_request_stream(url: str) -> None:
             )
             return text_of(result), seen
 
-    text, seen = run(scenario())
+    text, seen = run(scenario(), timeout=60)
     assert text == "Progress tool completed"
     assert seen == [0, 50, 100]
 

@@ -1,4 +1,5 @@
-"""The official MCP Python SDK client against a container: list tools, call one."""
+"""The official MCP Python SDK client in tests: run a scenario, read a text result, and against
+a container: list tools, call one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ import asyncio
 from typing import Any
 
 from mcp import Client
+from mcp.types import TextContent
+
+
+def run(scenario: Any, timeout: float = 30) -> Any:
+    """Run a client scenario (a coroutine) in a fresh event loop, bounded in time."""
+    return asyncio.run(asyncio.wait_for(scenario, timeout))
+
+
+def text_of(result: Any) -> str:
+    """The text of a result's first content item (which must be text)."""
+    content = result.content[0]
+    assert isinstance(content, TextContent)
+    return content.text
 
 
 async def _list_and_call(url: str, tool: str, arguments: dict[str, Any]) -> tuple[list[str], str]:
