@@ -94,11 +94,13 @@ def uvicorn_config(app: ASGIApp, *, max_body: int = DEFAULT_MAX_BODY) -> uvicorn
     """The uvicorn settings every server of ours runs with (module docstring)."""
     import uvicorn
 
+    from mcpb.mcphttp.coalesce import protocol_class
+
     has_httptools = importlib.util.find_spec("httptools") is not None
     return uvicorn.Config(
         app,
         lifespan="off",
-        http="httptools" if has_httptools else "h11",
+        http=protocol_class("httptools" if has_httptools else "h11"),
         log_config=None,
         access_log=False,
         proxy_headers=False,
