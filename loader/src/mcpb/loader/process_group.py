@@ -15,7 +15,8 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +60,25 @@ class GroupProcess:
         """Started and not yet exited."""
         return self.proc is not None and self.proc.returncode is None
 
-    async def start(self, **options: Any) -> asyncio.subprocess.Process:
-        """Spawn it; ``options`` go to :func:`asyncio.create_subprocess_exec` (pipes, limit).
+    async def start(
+        self,
+        *,
+        protocol: Callable[[], asyncio.subprocess.SubprocessStreamProtocol] | None = None,
+        limit: int = 2**16,
+        **options: Any,
+    ) -> asyncio.subprocess.Process:
+        """Spawn it; ``options`` go to :func:`asyncio.create_subprocess_exec` (the pipes), and
+        ``protocol`` makes the pipes' protocol instead of asyncio's (which reads with ``limit``).
 
         Raises OSError when the command cannot be executed.
         """
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.command, env=self.env, cwd=self.cwd, start_new_session=True, **options
+        loop = asyncio.get_running_loop()
+        if protocol is None:
+            protocol = partial(asyncio.subprocess.SubprocessStreamProtocol, limit, loop)
+        transport, pipes = await loop.subprocess_exec(
+            protocol, *self.command, env=self.env, cwd=self.cwd, start_new_session=True, **options
         )
+        self.proc = asyncio.subprocess.Process(transport, pipes, loop)
         log.debug("[%s] started pid %d: %s", self.label, self.proc.pid, self.command)
         return self.proc
 
