@@ -65,11 +65,6 @@ async def read_json_body(headers: dict[bytes, bytes], receive: Receive, limit: i
     ctype = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
     if ctype != JSON:
         raise HTTPError(415, "Content-Type must be application/json")
-    too_large = HTTPError(
-        413,
-        f"request body exceeds the limit of {limit} bytes",
-        headers=[(b"connection", b"close")],
-    )
     declared = headers.get(b"content-length")
     if declared is not None:
         try:
@@ -77,7 +72,7 @@ async def read_json_body(headers: dict[bytes, bytes], receive: Receive, limit: i
         except ValueError:
             raise HTTPError(400, "invalid Content-Length header") from None
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -87,11 +82,19 @@ async def read_json_body(headers: dict[bytes, bytes], receive: Receive, limit: i
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> HTTPError:
+    return HTTPError(
+        413,
+        f"request body exceeds the limit of {limit} bytes",
+        headers=[(b"connection", b"close")],
+    )
 
 
 def parse_message(body: bytes) -> Any:
