@@ -66,6 +66,10 @@ class Gateway:
             argv = [*mcpb, "bridge", "--stdio", cmd, "--port", str(port)]
             argv += ["--outputTransport", "streamableHttp", "--logLevel", "none"]
             return [*argv, "--stateful"] if "-stateful" in self.name else argv
+        if self.name.startswith("relay-"):
+            mode = self.name.removeprefix("relay-")
+            relay = [sys.executable, "-m", "bench.bridge.relay", mode, str(port), "--"]
+            return [*relay, *server.argv]
         if self.name == "supergateway":
             sg = npm_bin(SUPERGATEWAY, "supergateway")
             return [
@@ -108,6 +112,14 @@ GATEWAYS = {
             era="2026",
         ),
         Gateway("supergateway", "supergateway --stateful (npm), one child per session"),
+        Gateway(
+            "relay-asgi",
+            "no MCP logic: a bare ASGI relay on the bridge's own parts (bench/bridge/relay.py)",
+        ),
+        Gateway(
+            "relay-protocol",
+            "no MCP logic, no ASGI, no task per request: asyncio protocols only (relay.py)",
+        ),
         Gateway("mcp-proxy", "mcp-proxy (PyPI, mcp<2), one shared child"),
         Gateway("mcpb-shared-base", "mcpb bridge at MCPB_BENCH_BASE, one shared child"),
         Gateway("mcpb-stateful-base", "mcpb bridge --stateful at MCPB_BENCH_BASE"),
