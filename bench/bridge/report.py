@@ -47,6 +47,21 @@ def _ratios(doc: dict[str, Any]) -> list[str]:
                     f"- {ours}-2026, {conns} conn: {m['rps'] / a['rps']:.2f}x the 2025 "
                     f"requests' req/s, {m['rps'] / b['rps']:.2f}x supergateway's"
                 )
+    for relay in ("relay-asgi", "relay-protocol"):
+        ceiling = by.get((relay, "fast"))
+        if not ceiling or not sg:
+            continue
+        for conns in ("1", "16"):
+            c, b = ceiling["runs"][conns]["load"], sg["runs"][conns]["load"]
+            reached = [
+                f"{ours} {by[(ours, 'fast')]['runs'][conns]['load']['rps'] / c['rps']:.0%}"
+                for ours in ("mcpb-shared", "mcpb-shared-2026", "mcpb-stateful")
+                if (ours, "fast") in by
+            ]
+            lines.append(
+                f"- ceiling {relay}, {conns} conn: {c['rps'] / b['rps']:.2f}x supergateway's "
+                f"req/s; of its req/s: {', '.join(reached)}"
+            )
     return lines
 
 
