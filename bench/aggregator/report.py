@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 ORDER = (
-    "floor", "direct", "vmcp-http", "vmcp-secured", "vmcp-stdio", "fastmcp", "contextforge",
+    "floor", "direct", "relay", "vmcp-http", "vmcp-secured", "vmcp-stdio", "fastmcp",
+    "contextforge",
 )  # fmt: skip
 
 
@@ -73,6 +74,13 @@ def render(doc: dict[str, Any]) -> str:
                 forge += (
                     f" With an API key, a rate limit, metrics and the access log: "
                     f"**{cost:.0%}** fewer req/s than without (goal ≤ 15%)."
+                )
+            if "relay" in doc["throughput"]:
+                ceiling = _ratio(doc, "relay", "fastmcp", conns)
+                reached = _ratio(doc, "vmcp-http", "relay", conns)
+                forge += (
+                    f" The bare relay on the same parts (the ceiling): {ceiling:.1f}× FastMCP, "
+                    f"of which vMCP→HTTP reaches **{reached:.0%}**."
                 )
             out += [
                 f"- {conns} conn: vMCP→HTTP upstream **{vs_fast:.1f}×** FastMCP (goal ≥ 10×), "

@@ -10,6 +10,8 @@ and one MCP session per connection, 1 and 16 connections), through
 * ``floor``: a trivial ASGI MCP endpoint on the same server stack (:mod:`bench.aggregator.floor`);
 * ``direct``: the upstream called directly — ``mcpb bridge`` in front of the fast server; it is
   also the stdio comparison (the bridge's own figure);
+* ``relay``: that bridge behind a relay with no MCP logic on the aggregator's own parts
+  (:mod:`bench.aggregator.relay`): the ceiling of any vMCP in front of an HTTP upstream;
 * ``vmcp-http``: a vMCP of ``mcpb aggregate`` whose upstream is that bridge (``url``);
 * ``vmcp-stdio``: a vMCP whose upstream is the fast server itself (``stdio``);
 * ``fastmcp``: FastMCP 4 mounting the same bridge with a namespace, an already-connected client
@@ -127,6 +129,10 @@ def targets(extra_tools: int = 0, *, with_contextforge: bool = True) -> Iterator
         stack.callback(stop_group, bridge)
         direct = f"http://127.0.0.1:{port}/mcp"
         out["direct"] = (direct, "echo", "")
+        port = free_port()
+        relay = spawn("relay", [sys.executable, "-m", "bench.aggregator.relay", str(port), direct])
+        stack.callback(stop_group, relay)
+        out["relay"] = (f"http://127.0.0.1:{port}/mcp", "echo", "")
         config = {
             "upstreams": {"fast": {"url": direct}},
             "vmcps": {"v": {"select": [{"upstreams": ["fast"]}]}},
