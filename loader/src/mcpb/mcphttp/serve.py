@@ -7,7 +7,8 @@ is what is deployed:
 * the event loop is uvloop's where it is installed (Linux; a dependency of ``mcpb-loader``),
   else asyncio's default;
 * uvicorn parses HTTP with httptools when present, else h11; no access log, no ``Server`` or
-  ``Date`` header, 30 s keep-alive;
+  ``Date`` header, 30 s keep-alive; each response leaves in one ``send()``
+  (:mod:`mcpb.mcphttp.coalesce`);
 * the caller owns signals: uvicorn's handlers are disabled, and cancelling :func:`serve_app`
   stops the listener and runs ``shutdown`` before the cancellation propagates;
 * the socket is bound before ``startup`` runs, so a port in use is a clear
