@@ -67,16 +67,18 @@ class GroupProcess:
         limit: int = 2**16,
         **options: Any,
     ) -> asyncio.subprocess.Process:
-        """Spawn it; ``options`` go to :func:`asyncio.create_subprocess_exec` (the pipes), and
-        ``protocol`` makes the pipes' protocol instead of asyncio's (which reads with ``limit``).
+        """Spawn it as :func:`asyncio.create_subprocess_exec` would: ``options`` choose the
+        pipes (a stream not named is inherited) and ``limit`` their readers' line limit, unless
+        ``protocol`` makes the pipes' protocol instead of asyncio's.
 
         Raises OSError when the command cannot be executed.
         """
         loop = asyncio.get_running_loop()
         if protocol is None:
             protocol = partial(asyncio.subprocess.SubprocessStreamProtocol, limit, loop)
+        streams = {"stdin": None, "stdout": None, "stderr": None, **options}
         transport, pipes = await loop.subprocess_exec(
-            protocol, *self.command, env=self.env, cwd=self.cwd, start_new_session=True, **options
+            protocol, *self.command, env=self.env, cwd=self.cwd, start_new_session=True, **streams
         )
         self.proc = asyncio.subprocess.Process(transport, pipes, loop)
         log.debug("[%s] started pid %d: %s", self.label, self.proc.pid, self.command)
