@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from mcpb.mcphttp.asgi import read_body
 from mcpb.mcphttp.serve import run, serve_app
 
 JSON = [(b"content-type", b"application/json")]
@@ -20,12 +21,7 @@ JSON = [(b"content-type", b"application/json")]
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive, 1 << 24)
     request = orjson.loads(body) if body else {}
     headers = list(JSON)
     if request.get("method") == "initialize":

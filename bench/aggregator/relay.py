@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from mcpb.aggregator.http_client import HttpPool
+from mcpb.mcphttp.asgi import read_body
 from mcpb.mcphttp.serve import run, serve_app
 
 #: Request headers copied to the upstream, and response headers copied back.
@@ -28,12 +29,7 @@ def relay_app(pool: HttpPool) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive, 1 << 24)
         headers = {
             name.decode("latin-1"): value.decode("latin-1")
             for name, value in scope["headers"]

@@ -30,7 +30,7 @@ import httptools
 import orjson
 
 from mcpb.loader.bridge.child import ChildProcess, LineFeed
-from mcpb.mcphttp.asgi import Receive, Scope, Send
+from mcpb.mcphttp.asgi import Receive, Scope, Send, read_body
 from mcpb.mcphttp.serve import bind_socket, run, serve_app
 
 Reply = Callable[[dict[str, Any]], None]
@@ -82,13 +82,7 @@ async def serve_asgi(port: int, command: list[str]) -> None:
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
-        message = orjson.loads(body)
+        message = orjson.loads(await read_body(receive, 1 << 24))
         headers = [(b"content-type", b"application/json")]
         if "id" not in message:
             await send({"type": "http.response.start", "status": 202, "headers": headers})

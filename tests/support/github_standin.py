@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from mcpb.mcphttp.asgi import read_body
 from mcpb.mcphttp.serve import bind_socket, run, serve_app
 
 TOKEN = "ghp_standin_write"
@@ -103,12 +104,7 @@ class GitHubStandIn:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive, 1 << 30)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         self.calls.append((scope["method"], scope["path"]))

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from mcpb.mcphttp.asgi import Receive, Scope, Send
+from mcpb.mcphttp.asgi import Receive, Scope, Send, read_body
 from mcpb.mcphttp.coalesce import CoalescingTransport, protocol_class
 from mcpb.mcphttp.serve import serve_app, uvicorn_config
 
@@ -107,12 +107,7 @@ async def _app(scope: Scope, receive: Receive, send: Send) -> None:
         await asyncio.sleep(0.3)
         await send({"type": "http.response.body", "body": b"data: late\n\n"})
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive, 1024)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

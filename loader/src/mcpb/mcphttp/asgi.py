@@ -73,6 +73,12 @@ async def read_json_body(headers: dict[bytes, bytes], receive: Receive, limit: i
             raise HTTPError(400, "invalid Content-Length header") from None
         if size > limit:
             raise _too_large(limit)
+    return await read_body(receive, limit)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, of any type; 413 with ``Connection: close`` past ``limit``
+    bytes, :class:`DisconnectedError` when the client leaves first."""
     chunks: list[bytes] = []
     total = 0
     while True:
