@@ -2,10 +2,10 @@
 
 uvicorn writes a response's status line and headers when the app sends
 ``http.response.start`` and its body when it sends ``http.response.body``: two ``send()``
-calls, hence two TCP segments (the socket has ``TCP_NODELAY``), and a client that wakes twice
-per answer. At one connection that round trip is most of a request's cost: joining the two
-made a minimal uvicorn relay ~30 % faster in requests/s on the benchmark machine
-(bench/bridge/README.md).
+calls, hence two TCP segments (the socket has ``TCP_NODELAY``), two system calls, and a
+client that wakes twice per answer. Joining them made a minimal uvicorn relay 6–8 % faster at
+one connection on the benchmark machine; with the callback-fed child (``LineFeed``) the bridge
+gained 12 % at one connection and 28 % at 16 (bench/bridge/README.md, results-onesend).
 
 :class:`CoalescingTransport` holds a write that starts a response (``HTTP/1.x``) until the
 next write, which leaves with it in one ``send()``; a head with nothing after it in the same
