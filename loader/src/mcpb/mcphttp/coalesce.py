@@ -3,7 +3,7 @@
 uvicorn writes a response's status line and headers when the app sends
 ``http.response.start`` and its body when it sends ``http.response.body``: two ``send()``
 calls, hence two TCP segments (the socket has ``TCP_NODELAY``), two system calls, and a
-client that wakes twice per answer. Joining them made a minimal uvicorn relay 6–8 % faster at
+client that wakes twice per answer. Joining them made a minimal uvicorn relay 5–8 % faster at
 one connection on the benchmark machine; with the callback-fed child (``LineFeed``) the bridge
 gained 12 % at one connection and 28 % at 16 (bench/bridge/README.md, results-onesend).
 
